@@ -1,0 +1,1 @@
+"""Loaders, scenario specs, splits and the dataset object used by models."""

@@ -1,0 +1,71 @@
+"""Tables and plots built from ``metrics.csv`` rows."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from graphrec.io import atomic_write_bytes
+
+
+def metric_order(metrics: list[str], ks: list[int]) -> list[str]:
+    return [f"{m}@{k}" for k in ks for m in metrics]
+
+
+def _cell(values: pd.Series) -> str:
+    if len(values) == 1:
+        return f"{values.iloc[0]:.4f}"
+    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
+
+
+def markdown_table(metrics: pd.DataFrame, columns: list[str], split: str = "test") -> str:
+    """Return a Markdown table of one split: a row per model and scenario, mean ± std over seeds."""
+    frame = metrics[metrics["split"] == split]
+    models = list(dict.fromkeys(frame["model"]))
+    scenarios = list(dict.fromkeys(frame["scenario"]))
+    n_seeds = frame["seed"].nunique()
+
+    header = ["model", "scenario", *columns]
+    lines = [
+        f"{split} split, {n_seeds} seed(s)" + (", mean ± sample std" if n_seeds > 1 else ""),
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---", "---"] + ["---:"] * len(columns)) + "|",
+    ]
+    for scenario in scenarios:
+        for model in models:
+            cells = [model, scenario]
+            block = frame[(frame["model"] == model) & (frame["scenario"] == scenario)]
+            for metric in columns:
+                values = block.loc[block["metric"] == metric, "value"]
+                cells.append(_cell(values) if len(values) else "n/a")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def save_transfer_heatmap(weights: np.ndarray, names: tuple[str, ...], path: Path, title: str) -> None:
+    """Plot cross-scenario transfer shares (rows: target scenario) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 1.0 * len(names) + 1.8))
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=max(float(weights.max()), 1e-9))
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("source scenario (evidence from)")
+    ax.set_ylabel("target scenario (scored in)")
+    ax.set_title(title)
+    for (row, col), value in np.ndenumerate(weights):
+        ax.text(col, row, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.5 * weights.max() else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())

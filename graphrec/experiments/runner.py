@@ -1,0 +1,121 @@
+"""Run a benchmark: every listed model, every seed, one shared split."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import dgl
+import numpy as np
+import pandas as pd
+import torch
+
+from graphrec.data.dataset import RecDataset, build_dataset
+from graphrec.data.movielens import load_movielens
+from graphrec.data.scenarios import assign_scenarios
+from graphrec.data.split import TEST, VALID
+from graphrec.eval.evaluator import evaluate_model
+from graphrec.experiments.config import BenchmarkConfig, TrainConfig
+from graphrec.graph.build import build_graph
+from graphrec.models.base import Recommender
+from graphrec.models.registry import build_model
+from graphrec.train.trainer import Trainer
+
+logger = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ["model", "seed", "split", "scenario", "metric", "value"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy, torch and DGL."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    dgl.seed(seed)
+
+
+def prepare_data(config: BenchmarkConfig, data_root: Path, download: bool = True) -> RecDataset:
+    """Load, assign scenarios and split the configured dataset."""
+    raw = load_movielens(config.dataset.name, data_root, download=download)
+    assignment = assign_scenarios(config.scenario, raw)
+    return build_dataset(raw, assignment, tuple(config.protocol.split), config.protocol.seed)
+
+
+@dataclass
+class ModelRun:
+    """One trained model of one seed, with its metric rows."""
+
+    label: str
+    seed: int
+    model: Recommender
+    rows: list[dict]
+    best_epoch: int | None
+    seconds: float
+
+
+def run_model(
+    config: BenchmarkConfig, index: int, dataset: RecDataset, graph: dgl.DGLGraph, seed: int, progress: bool = True
+) -> ModelRun:
+    """Train and evaluate the ``index``-th model of ``config`` with ``seed``."""
+    spec = config.models[index]
+    protocol = config.protocol
+    seed_everything(seed)
+    model = build_model(spec.name, spec.params, dataset, graph)
+    logger.info("model %s (seed %d): %s", spec.display_name, seed, model)
+
+    best_epoch, seconds = None, 0.0
+    if model.trainable:
+        trainer = Trainer(
+            TrainConfig(**spec.train),
+            valid_metric=protocol.valid_metric,
+            ks=tuple(protocol.ks),
+            metrics=tuple(protocol.metrics),
+            eval_batch_size=protocol.eval_batch_size,
+            seed=seed,
+            progress=progress,
+            label=spec.display_name,
+        )
+        result = trainer.fit(model, dataset)
+        best_epoch, seconds = result.best_epoch, result.seconds
+    else:
+        model.fit(dataset)
+
+    rows = []
+    for split in (VALID, TEST):
+        evaluation = evaluate_model(
+            model, dataset, split, tuple(protocol.ks), tuple(protocol.metrics), protocol.eval_batch_size
+        )
+        for scenario, values in evaluation.means().items():
+            for metric, value in values.items():
+                rows.append(
+                    {"model": spec.display_name, "seed": seed, "split": evaluation.split,
+                     "scenario": scenario, "metric": metric, "value": value}
+                )
+    return ModelRun(spec.display_name, seed, model, rows, best_epoch, seconds)
+
+
+def run_benchmark(config: BenchmarkConfig, dataset: RecDataset, progress: bool = True, on_run=None) -> pd.DataFrame:
+    """Run every model for every seed and return the metric rows.
+
+    Seed ``i`` (0-based) uses ``protocol.seed + i`` for initialisation and
+    sampling. The split always uses ``protocol.seed``, so all runs share it.
+    ``on_run`` is called with each finished :class:`ModelRun`.
+    """
+    graph = build_graph(dataset)
+    logger.info("graph: %s", {etype: graph.num_edges(etype) for etype in graph.etypes})
+    rows = []
+    for offset in range(config.seeds):
+        seed = config.protocol.seed + offset
+        for index in range(len(config.models)):
+            run = run_model(config, index, dataset, graph, seed, progress)
+            rows.extend(run.rows)
+            if on_run is not None:
+                on_run(run)
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def resolved_config(config: BenchmarkConfig) -> dict:
+    return dataclasses.asdict(config)

@@ -1,0 +1,1 @@
+"""graphrec.nn."""
