@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -128,7 +129,10 @@ def run_benchmark_command(args: argparse.Namespace) -> int:
             )
             logger.info("transfer weights of %s written to %s", run.label, path)
 
-    with logging_redirect_tqdm():
+    # logging_redirect_tqdm keeps log lines from breaking the progress bars,
+    # but its handler ignores the console level, so quiet runs skip it.
+    redirect = contextlib.nullcontext() if args.quiet else logging_redirect_tqdm()
+    with redirect:
         dataset = prepare_data(config, data_root, download=not args.no_download)
         metrics = run_benchmark(config, dataset, progress=not args.quiet, on_run=save_run)
 
