@@ -38,11 +38,12 @@ ITEM_GENRES = {
 }
 CHANNEL_OF_ITEM = {101: 0, 102: 1, 103: 2, 104: 3, 105: 4, 106: 0, 107: 1, 108: 4}
 
+# Short split labels for the table below: train, valid, test.
 T, V, X = TRAIN, VALID, TEST
 
-# (user, item, rating, timestamp, split label of the fixed split). Users with
-# 7 interactions have 5 train, 1 valid and 1 test rows under the ratios
-# (0.8, 0.1, 0.1); users with 6 have 4, 1 and 1, as split_counts gives.
+# Rows of (user, item, rating, timestamp, label of the fixed split). Under the
+# ratios (0.8, 0.1, 0.1), split_counts gives 5 train, 1 valid and 1 test rows
+# to a user with 7 interactions, and 4, 1 and 1 to a user with 6.
 INTERACTIONS = [
     (1, 101, 5.0, 881250001, T),
     (1, 102, 3.0, 881250002, T),
@@ -86,10 +87,9 @@ INTERACTIONS = [
     (6, 108, 4.0, 881250507, V),
 ]
 
-# Training interactions per raw item under the fixed split, counted from the
-# T rows above: 101 by users 1, 4, 6; 102 by 1, 4, 6; 103 by 1, 2, 5;
-# 104 by 1, 2, 3, 5; 105 by 3, 4, 6; 106 by 2, 3, 5, 6; 107 by 1, 2, 3, 5, 6;
-# 108 by 3, 4, 5.
+# Training interactions per raw item under the fixed split, counted from the T rows above.
+# Training users per item: 101 -> 1, 4, 6. 102 -> 1, 4, 6. 103 -> 1, 2, 5.
+# 104 -> 1, 2, 3, 5. 105 -> 3, 4, 6. 106 -> 2, 3, 5, 6. 107 -> 1, 2, 3, 5, 6. 108 -> 3, 4, 5.
 FIXED_TRAIN_COUNT_OF_ITEM = {101: 3, 102: 3, 103: 3, 104: 4, 105: 3, 106: 4, 107: 5, 108: 3}
 
 GENRE_NAMES = [

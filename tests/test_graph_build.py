@@ -11,6 +11,7 @@ from conftest import real_data_root
 from helpers import AGE_GROUP_OF_USER, CHANNEL_OF_ITEM, INTERACTIONS, tiny_raw
 
 from graphrec.data.dataset import build_dataset
+from graphrec.data.movielens import load_movielens
 from graphrec.data.scenarios import assign_scenarios
 from graphrec.data.split import TRAIN
 from graphrec.graph.build import build_graph
@@ -42,15 +43,6 @@ def rows_by_split(dataset) -> dict[str, list[tuple]]:
         entry = (USER_INDEX[user], ITEM_INDEX[item], rating, timestamp, user, item)
         groups["train" if label == TRAIN else "held_out"].append(entry)
     return groups
-
-
-def test_dataset_indexes_sorted_raw_ids():
-    dataset, _ = build("age-group")
-
-    assert dataset.user_ids.tolist() == [1, 2, 3, 4, 5, 6]
-    assert dataset.item_ids.tolist() == list(range(101, 109))
-    assert dataset.users.tolist() == [USER_INDEX[row[0]] for row in INTERACTIONS]
-    assert dataset.items.tolist() == [ITEM_INDEX[row[1]] for row in INTERACTIONS]
 
 
 def test_node_counts():
@@ -200,8 +192,6 @@ def test_scenario_overlap_items():
 
 @pytest.mark.real_data
 def test_ml100k_graph_has_train_edges_only():
-    from graphrec.data.movielens import load_movielens
-
     root = real_data_root("ml-100k")
     raw = load_movielens("ml-100k", root, download=False)
     dataset = build_dataset(raw, assign_scenarios("age-group", raw), (0.8, 0.1, 0.1), SEED)

@@ -9,10 +9,10 @@ from graphrec.data.split import TEST, TRAIN, VALID, random_split_by_user, split_
 
 RATIOS = (0.8, 0.1, 0.1)
 
-# (n, expected (train, valid, test)) under RATIOS, worked by hand with the
-# RecBole rule: valid and test get floor(ratio * n), train the rest, and then
-# test and after it valid are raised to 1 when their exact share lies strictly
-# between 0 and 1, unless train is already down to 1 interaction.
+# Pairs of n and the expected (train, valid, test) under RATIOS, worked by hand
+# with RecBole's rule. Valid and test get floor(ratio * n) and train the rest.
+# Then test, and after it valid, is raised to 1 when its exact share lies
+# strictly between 0 and 1. The loop stops as soon as train is down to 1.
 HAND_COUNTS = [
     # floor(8.0), floor(1.0), floor(1.0); shares of exactly 1 are not raised.
     (10, (8, 1, 1)),
@@ -24,7 +24,7 @@ HAND_COUNTS = [
     (5, (3, 1, 1)),
     # floor(0.3) = 0 each, train 3. Test raised (train 2), then valid raised (train 1).
     (3, (1, 1, 1)),
-    # floor(0.2) = 0 each, train 2. Test raised (train 1). The loop then sees train <= 1 and stops.
+    # floor(0.2) = 0 each, train 2. Test raised (train 1). Train is now 1, so the loop stops before valid.
     (2, (1, 0, 1)),
     # floor(0.1) = 0 each, train 1. The loop stops at once, so the single interaction stays in train.
     (1, (1, 0, 0)),

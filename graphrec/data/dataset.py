@@ -114,10 +114,10 @@ def build_dataset(
 
     splits = random_split_by_user(user_codes.astype(np.int64), split_ratios, seed)
 
-    items = raw.items.set_index("item_id").reindex(item_ids).reset_index()
+    items = raw.items.set_index("item_id").reindex(item_ids.rename("item_id")).reset_index()
     users = None
     if raw.users is not None:
-        users = raw.users.set_index("user_id").reindex(user_ids).reset_index()
+        users = raw.users.set_index("user_id").reindex(user_ids.rename("user_id")).reset_index()
 
     user_scenario = item_scenario = None
     if assignment.level == "user":

@@ -131,7 +131,7 @@ def _check_range(value: Any, meta: dict[str, Any], key: str) -> None:
 def unknown_key_error(key: str, valid: list[str], where: str) -> ConfigError:
     hint = difflib.get_close_matches(key, valid, n=1)
     suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return ConfigError(f"unknown key {where}{key!r}{suggestion}; valid keys: {', '.join(valid)}")
+    return ConfigError(f"unknown key '{where}{key}'{suggestion}; valid keys: {', '.join(valid)}")
 
 
 def from_dict(cls: type, data: Any, where: str = "") -> Any:

@@ -91,11 +91,11 @@ class ScenarioGNN(Recommender):
         """Store what ``score(users, scenario=None)`` needs to pick each user's context."""
         self.level = dataset.scenario_level
         if self.level == "item":
-            self.register_buffer("item_scenario", torch.from_numpy(dataset.item_scenario))
+            self.register_buffer("item_scenario", torch.tensor(dataset.item_scenario))
         else:
             # User-level specs give one-hot shares; interaction-level specs mix
             # the scenarios by the user's share of training interactions.
-            self.register_buffer("user_share", torch.from_numpy(dataset.user_scenario_share))
+            self.register_buffer("user_share", torch.tensor(dataset.user_scenario_share))
 
     def reset_parameters(self) -> None:
         nn.init.xavier_normal_(self.user_emb.weight)

@@ -27,6 +27,8 @@ class UniformNegativeSampler:
 
     def _is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         keys = users.astype(np.int64) * self.n_items + items
+        if len(self._keys) == 0:
+            return np.zeros(len(keys), dtype=bool)
         pos = np.searchsorted(self._keys, keys)
         pos = np.minimum(pos, len(self._keys) - 1)
         return self._keys[pos] == keys

@@ -104,6 +104,7 @@ class Trainer:
 
         bar.close()
         model.load_state_dict(best_state)
+        model.prepare_scoring()
         seconds = time.perf_counter() - started
         logger.info("%s: restored epoch %d (valid %s %.4f), %.1f s", self.label, best_epoch, self.valid_metric, best_score, seconds)
         return TrainResult(best_epoch, float(best_score), len(history), seconds, history)
