@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("benchmark", help="train and evaluate every model of a YAML config")
     bench.add_argument("config", type=Path, help="benchmark YAML file, for example benchmarks/configs/ml100k.yaml")
     bench.add_argument("--data-root", type=Path, default=None,
-                       help="folder that holds dataset folders such as ml-100k/ (default: $GRAPHREC_DATA, "
+                       help="folder that contains dataset folders such as ml-100k/ (default: $GRAPHREC_DATA, "
                             "else ~/.cache/graphrec/data)")
     bench.add_argument("--output", type=Path, default=None,
                        help="run folder for results (default: results/<config name>-<date-time>)")

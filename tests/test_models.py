@@ -132,7 +132,7 @@ def test_scenario_gnn_initial_state(age_data):
     assert torch.equal(model.transfer_logits, torch.zeros(3, 3))
     for conv in model.convs:
         assert torch.equal(conv.gates(), torch.ones(3, DIM))
-        assert torch.equal(conv.beta.detach(), torch.zeros(2))
+        assert torch.equal(conv.beta().detach(), torch.zeros(2))
 
 
 @pytest.mark.parametrize("fixture_name", ["age_data", "genre_data"])
@@ -164,10 +164,10 @@ def test_transfer_weights_learned(age_data):
 
     weights = model.transfer_weights()
 
-    assert torch.allclose(weights.sum(dim=1), torch.full((3,), 3.0), atol=1e-6)
+    assert torch.allclose(weights.sum(dim=1), torch.ones(3), atol=1e-6)
     assert (weights > 0).all()
-    # Row 1 by hand: 3 * exp([0, 0, 3]) / (2 + e^3) = [0.1354, 0.1354, 2.7292].
-    row = 3 * np.exp([0.0, 0.0, 3.0]) / (2 + math.e**3)
+    # Row 1 by hand: exp([0, 0, 3]) / (2 + e^3) = [0.0451, 0.0451, 0.9097].
+    row = np.exp([0.0, 0.0, 3.0]) / (2 + math.e**3)
     assert np.allclose(to_numpy(weights[1]), row, atol=1e-5)
 
 
@@ -175,14 +175,14 @@ def test_transfer_weights_learned_at_init(age_data):
     dataset, graph = age_data
     model = ScenarioGNN(dataset, graph, embedding_dim=DIM, n_layers=1)
 
-    assert torch.allclose(model.transfer_weights(), torch.ones(3, 3))
+    assert torch.allclose(model.transfer_weights(), torch.full((3, 3), 1 / 3))
 
 
 def test_transfer_weights_pooled(age_data):
     dataset, graph = age_data
     model = ScenarioGNN(dataset, graph, embedding_dim=DIM, n_layers=1, transfer="pooled")
 
-    assert torch.equal(model.transfer_weights(), torch.ones(3, 3))
+    assert torch.equal(model.transfer_weights(), torch.full((3, 3), 1 / 3))
     assert not model.transfer_logits.requires_grad
 
 
@@ -190,7 +190,7 @@ def test_transfer_weights_isolated(age_data):
     dataset, graph = age_data
     model = ScenarioGNN(dataset, graph, embedding_dim=DIM, n_layers=1, transfer="isolated")
 
-    assert torch.equal(model.transfer_weights(), 3 * torch.eye(3))
+    assert torch.equal(model.transfer_weights(), torch.eye(3))
     assert not model.transfer_logits.requires_grad
 
 
@@ -224,7 +224,9 @@ def training_triples(dataset, seed: int = 0):
 def test_scenario_gnn_gradients_reach_scenario_parameters(fixture_name, request):
     dataset, graph = request.getfixturevalue(fixture_name)
     torch.manual_seed(4)
-    model = ScenarioGNN(dataset, graph, embedding_dim=DIM, n_layers=2)
+    # Without the L2 penalty, the scenario embeddings' gradient comes from the
+    # ranking loss alone.
+    model = ScenarioGNN(dataset, graph, embedding_dim=DIM, n_layers=2, reg_weight=0.0)
 
     model.loss(*training_triples(dataset)).backward()
 
@@ -233,9 +235,9 @@ def test_scenario_gnn_gradients_reach_scenario_parameters(fixture_name, request)
     for index, conv in enumerate(model.convs):
         assert conv.gate_logits.grad is not None, f"layer {index}"
         assert conv.gate_logits.grad.abs().sum() > 0, f"layer {index}"
-        assert conv.beta.grad is not None, f"layer {index}"
-        assert conv.beta.grad[0] != 0, f"layer {index} user beta"
-        assert conv.beta.grad[1] != 0, f"layer {index} item beta"
+        assert conv.beta_logits.grad is not None, f"layer {index}"
+        assert conv.beta_logits.grad[0] != 0, f"layer {index} user beta"
+        assert conv.beta_logits.grad[1] != 0, f"layer {index} item beta"
     assert model.user_emb.weight.grad.abs().sum() > 0
     # Scenario embeddings reach the output only through beta, which is 0 at
     # initialisation, so their gradient is 0 until beta moves.
@@ -248,7 +250,7 @@ def test_scenario_embedding_gradient_once_beta_moves(age_data):
     model = ScenarioGNN(dataset, graph, embedding_dim=DIM, n_layers=2)
     with torch.no_grad():
         for conv in model.convs:
-            conv.beta.fill_(0.5)
+            conv.beta_logits.fill_(0.5)
 
     model.loss(*training_triples(dataset)).backward()
 
@@ -261,7 +263,7 @@ def test_scenario_gnn_ablations_freeze_parameters(age_data):
     model = ScenarioGNN(dataset, graph, embedding_dim=DIM, n_layers=1, gating=False, scenario_nodes=False)
 
     assert not model.convs[0].gate_logits.requires_grad
-    assert not model.convs[0].beta.requires_grad
+    assert not model.convs[0].beta_logits.requires_grad
 
 
 def perturb(model: ScenarioGNN, seed: int) -> None:
@@ -271,7 +273,7 @@ def perturb(model: ScenarioGNN, seed: int) -> None:
         model.transfer_logits.copy_(torch.randn(model.transfer_logits.shape, generator=generator))
         for conv in model.convs:
             conv.gate_logits.copy_(torch.randn(conv.gate_logits.shape, generator=generator))
-            conv.beta.copy_(torch.randn(2, generator=generator))
+            conv.beta_logits.copy_(torch.randn(2, generator=generator))
     model.prepare_scoring()
 
 

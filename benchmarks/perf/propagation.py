@@ -70,7 +70,7 @@ def time_pass(run, graph: dgl.DGLGraph, dim: int, repeats: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", type=Path, default=None, help="folder that holds ml-100k/")
+    parser.add_argument("--data-root", type=Path, default=None, help="folder that contains ml-100k/")
     parser.add_argument("--dim", type=int, default=64, help="embedding size")
     parser.add_argument("--layers", type=int, default=3, help="propagation steps")
     parser.add_argument("--repeats", type=int, default=30, help="timed passes per kernel")

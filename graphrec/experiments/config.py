@@ -27,7 +27,7 @@ def _range(low: float | None = None, high: float | None = None) -> dict[str, Any
 
 @dataclass
 class DatasetConfig:
-    """Which dataset to load."""
+    """Dataset selection by registry name."""
 
     name: str = "ml-100k"
 

@@ -2,25 +2,29 @@
 
 The model stacks ``n_layers`` :class:`graphrec.nn.scenario.ScenarioConv` steps.
 Each step returns, for every node, its neighbour sums split by scenario,
-``P_v[t]``. The scenario-``s`` view of node ``v`` after a step mixes them with
-the transfer matrix ``T``:
+``P_v[t]``. The scenario-``s`` view of node ``v`` after a step reweights them
+with the transfer matrix ``T`` (rows sum to 1):
 
-    e_v^(k+1, s) = sum_t T[s, t] P_v^(k)[t] + c_v^(k)
-    T[s, :] = S * softmax(L[s, :])
+    e_v^(k+1, s) = (sum_t T[s, t] P_v^(k)[t]) / (sum_t T[s, t] r_v[t]) + c_v^(k)
+    T[s, :] = softmax(L[s, :])
 
-so ``T[s, t] / S`` is the share of the evidence from scenario ``t`` used when
-scoring in scenario ``s``. ``L`` starts at zero, which gives equal shares and
-makes the untrained model identical to LightGCN. The scenario-specific user
-and item representations are the mean of the views over layers 0..K (layer 0
-is the shared embedding) and the score in scenario ``s`` is
-``<h_u^s, h_i^s>``. Training uses the BPR loss in the scenario of each
-positive interaction.
+where ``r_v[t]`` is the share of ``v``'s training interactions in scenario
+``t``. ``T[s, t]`` is how much evidence from scenario ``t`` counts when
+scoring in scenario ``s``. The denominator keeps the view at the scale of the
+plain neighbour sum, so a larger transfer weight changes the mix of evidence
+and not the size of the embedding. ``L`` starts at zero: equal weights make
+every view ``sum_t P_v[t]``, and the untrained model is exactly LightGCN.
 
-Ablations: ``gating=False`` fixes every message gate at 1,
-``scenario_nodes=False`` removes the scenario-node context, ``transfer`` set to
-``"pooled"`` fixes ``T`` to all ones (every view is the same, so there is no
-scenario-specific representation) and ``"isolated"`` fixes ``T = S * I`` (no
-transfer between scenarios).
+The scenario-specific user and item representations are the mean of the
+views over layers 0..K (layer 0 is the shared embedding), and the score in
+scenario ``s`` is ``<h_u^s, h_i^s>``. Training uses the BPR loss in the
+scenario of each positive interaction.
+
+Ablations: ``gating=False`` fixes every message gate at 1, and
+``scenario_nodes=False`` removes the scenario-node context. ``transfer="pooled"``
+fixes equal weights, so every view is the same and there is no
+scenario-specific representation. ``transfer="isolated"`` fixes ``T = I``, so
+no evidence moves between scenarios.
 """
 
 from __future__ import annotations
@@ -83,6 +87,8 @@ class ScenarioGNN(Recommender):
         self.convs = nn.ModuleList(
             conv_cls(graph, embedding_dim, gating=gating, scenario_nodes=scenario_nodes) for _ in range(n_layers)
         )
+        self.register_buffer("user_mix", _scenario_shares(graph, "includes_user", "user"), persistent=False)
+        self.register_buffer("item_mix", _scenario_shares(graph, "includes_item", "item"), persistent=False)
         self._register_scoring_context(dataset)
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self.reset_parameters()
@@ -104,13 +110,22 @@ class ScenarioGNN(Recommender):
         nn.init.zeros_(self.transfer_logits)
 
     def transfer_weights(self) -> torch.Tensor:
-        """Return ``T`` ``[S, S]``; row ``s`` says how much each scenario informs scenario ``s``."""
+        """Return ``T`` ``[S, S]``; row ``s`` gives the weight of each scenario's evidence in scenario ``s``."""
         n = self.n_scenarios
         if self.transfer == "pooled":
-            return torch.ones(n, n)
+            return torch.full((n, n), 1.0 / n)
         if self.transfer == "isolated":
-            return n * torch.eye(n)
-        return n * torch.softmax(self.transfer_logits, dim=1)
+            return torch.eye(n)
+        return torch.softmax(self.transfer_logits, dim=1)
+
+    @staticmethod
+    def _views(transfer: torch.Tensor, parts: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        """Mix per-scenario sums ``[N, S, d]`` into scenario views ``[N, S, d]`` at the scale of their total."""
+        mixed = torch.einsum("st,ntd->nsd", transfer, parts)
+        # A node without evidence from the weighted scenarios has zero parts,
+        # so the clamp only avoids 0 / 0.
+        scale = (mix @ transfer.T).clamp_min(1e-12)
+        return mixed / scale.unsqueeze(2)
 
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the scenario views of users ``[U, S, d]`` and items ``[I, S, d]``."""
@@ -122,8 +137,8 @@ class ScenarioGNN(Recommender):
 
         for conv in self.convs:
             user_parts, item_parts, user_ctx, item_ctx, scenario = conv(user, item, scenario)
-            user_views = user_views + torch.einsum("st,utd->usd", transfer, user_parts) + user_ctx.unsqueeze(1)
-            item_views = item_views + torch.einsum("st,itd->isd", transfer, item_parts) + item_ctx.unsqueeze(1)
+            user_views = user_views + self._views(transfer, user_parts, self.user_mix) + user_ctx.unsqueeze(1)
+            item_views = item_views + self._views(transfer, item_parts, self.item_mix) + item_ctx.unsqueeze(1)
             user = user_parts.sum(1) + user_ctx
             item = item_parts.sum(1) + item_ctx
 
@@ -137,7 +152,9 @@ class ScenarioGNN(Recommender):
         pos = item_views[pos_items, scenarios]
         neg = item_views[neg_items, scenarios]
         ranking = bpr_loss((u * pos).sum(1), (u * neg).sum(1))
-        penalty = l2_penalty(self.user_emb(users), self.item_emb(pos_items), self.item_emb(neg_items))
+        penalty = l2_penalty(
+            self.user_emb(users), self.item_emb(pos_items), self.item_emb(neg_items), self.scenario_emb(scenarios)
+        )
         return ranking + self.reg_weight * penalty
 
     @torch.no_grad()
@@ -166,6 +183,21 @@ class ScenarioGNN(Recommender):
         return scores
 
     def transfer_table(self) -> np.ndarray:
-        """Return the transfer shares ``T / S`` as a NumPy array (rows: target scenario)."""
+        """Return ``T`` as a NumPy array (rows: the scenario scored in, columns: the evidence's scenario)."""
         with torch.no_grad():
-            return (self.transfer_weights() / self.n_scenarios).numpy()
+            return self.transfer_weights().numpy()
+
+
+def _scenario_shares(graph: dgl.DGLGraph, etype: str, ntype: str) -> torch.Tensor:
+    """Dense ``[N, S]`` share of each node's training interactions per scenario.
+
+    ``etype`` is a scenario-to-node relation whose edge weights count
+    interactions. Nodes without interactions get equal shares.
+    """
+    scenarios, nodes = graph.edges(etype=etype)
+    weight = graph.edges[etype].data["weight"]
+    counts = torch.zeros(graph.num_nodes(ntype), graph.num_nodes("scenario"))
+    counts.index_put_((nodes, scenarios), weight, accumulate=True)
+    totals = counts.sum(1, keepdim=True)
+    uniform = torch.full_like(counts, 1.0 / counts.shape[1])
+    return torch.where(totals > 0, counts / totals.clamp_min(1.0), uniform)

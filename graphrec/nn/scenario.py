@@ -5,7 +5,9 @@ One step of :class:`ScenarioConv` does three things.
 1. Scenario-conditioned messages. Each node sums its neighbours' embeddings
    separately for every scenario of the connecting edges, with the LightGCN
    weight ``1 / sqrt(deg(u) deg(i))``, then scales the scenario-``t`` sum by a
-   learned gate ``g_t = 1 + tanh(w_t)`` (a vector, 1 at initialisation):
+   learned gate vector ``g_t = d * softmax(w_t)``. The gate shifts weight
+   between dimensions but keeps their mean at 1, so it cannot inflate the
+   embeddings past the L2 penalty. It is all ones at initialisation:
 
        P_v[t] = g_t * sum_{w in N_t(v)} e_w / sqrt(deg(v) deg(w))
 
@@ -13,8 +15,8 @@ One step of :class:`ScenarioConv` does three things.
    items active in it plus its own embedding, ``z_s = z0_s + mean_u e_u +
    mean_i e_i`` (weights = interaction counts). Every node receives back
    ``c_v = beta * sum_s share(v, s) z_s``, where ``share(v, s)`` is the fraction
-   of the node's training interactions in ``s`` and ``beta`` is learned
-   (one scalar per node type, 0 at initialisation).
+   of the node's training interactions in ``s`` and ``beta = tanh(b)`` is
+   learned (one per node type, 0 at initialisation).
 
 3. The next global embedding is ``e_v' = sum_t P_v[t] + c_v``; with gates at 1
    and ``beta = 0`` this is exactly LightGCN.
@@ -78,11 +80,15 @@ class ScenarioConv(nn.Module):
         self.scenario_to_item = _normalised_operator(graph, "includes_item")
 
         self.gate_logits = nn.Parameter(torch.zeros(self.n_scenarios, embedding_dim), requires_grad=gating)
-        self.beta = nn.Parameter(torch.zeros(2), requires_grad=scenario_nodes)
+        self.beta_logits = nn.Parameter(torch.zeros(2), requires_grad=scenario_nodes)
 
     def gates(self) -> torch.Tensor:
-        """Per-scenario message gates ``[S, d]``, each entry in (0, 2)."""
-        return 1.0 + torch.tanh(self.gate_logits)
+        """Per-scenario message gates ``[S, d]``; each row has mean 1."""
+        return self.gate_logits.shape[1] * torch.softmax(self.gate_logits, dim=1)
+
+    def beta(self) -> torch.Tensor:
+        """Strength of the scenario context for users and items, each in (-1, 1)."""
+        return torch.tanh(self.beta_logits)
 
     def forward(
         self, user_emb: torch.Tensor, item_emb: torch.Tensor, scenario_emb: torch.Tensor
@@ -99,8 +105,9 @@ class ScenarioConv(nn.Module):
         item_parts = self.user_to_item_slot(user_emb).view(self.n_items, self.n_scenarios, dim) * gates
 
         scenario_state = scenario_emb + self.user_to_scenario(user_emb) + self.item_to_scenario(item_emb)
-        user_context = self.beta[0] * self.scenario_to_user(scenario_state)
-        item_context = self.beta[1] * self.scenario_to_item(scenario_state)
+        beta = self.beta()
+        user_context = beta[0] * self.scenario_to_user(scenario_state)
+        item_context = beta[1] * self.scenario_to_item(scenario_state)
         if not self.scenario_nodes:
             user_context = torch.zeros_like(user_context)
             item_context = torch.zeros_like(item_context)

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
-    """What training found: the restored epoch, its validation score and the history."""
+    """Training outcome: the restored epoch, its validation score and the per-epoch history."""
 
     best_epoch: int
     best_valid: float
@@ -35,9 +35,9 @@ class TrainResult:
 class Trainer:
     """Adam on the BPR loss, one uniform negative per positive, early stopping.
 
-    Every ``eval_every`` epochs the model is scored on the validation split;
-    the training stops after ``patience`` evaluations without improvement of
-    ``valid_metric``, and the weights of the best evaluation are restored.
+    Every ``eval_every`` epochs the model is scored on the validation split.
+    Training stops after ``patience`` evaluations without improvement of
+    ``valid_metric``, and then the weights of the best evaluation are restored.
     """
 
     def __init__(
