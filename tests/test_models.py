@@ -398,3 +398,17 @@ def test_sparse_operator_empty_row():
     output = operator(torch.tensor([[1.0], [10.0]]))
 
     assert output.flatten().tolist() == [10.0, 0.0, 2.0]
+
+
+def test_structure_penalty_by_hand(age_data):
+    dataset, graph = age_data
+    model = ScenarioGNN(dataset, graph, embedding_dim=DIM, n_layers=2, structure_reg=0.5)
+    assert float(model.structure_penalty()) == 0.0
+
+    with torch.no_grad():
+        model.transfer_logits[0, 1] = 2.0
+        model.convs[0].gate_logits[1, 3] = -1.0
+        model.convs[1].beta_logits[0] = 3.0
+
+    # 2^2 + (-1)^2 + 3^2 = 14
+    assert float(model.structure_penalty()) == pytest.approx(14.0)

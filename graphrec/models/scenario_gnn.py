@@ -51,8 +51,14 @@ class ScenarioGNN(Recommender):
         embedding_dim: size of the layer-0 embeddings.
         n_layers: number of propagation steps K.
         reg_weight: weight of the L2 penalty on the batch's layer-0 embeddings.
-        layer: registered layer name; it must accept ``(graph, embedding_dim,
-            gating, scenario_nodes)`` and return what ``ScenarioConv`` returns.
+        structure_reg: weight of the L2 penalty on the transfer, gate and
+            context logits. It pulls the model towards LightGCN (equal
+            transfer weights, unit gates, no context), which the training
+            loss alone tends to leave for isolated, overfitted scenarios.
+        layer: registered layer name. The layer must accept ``(graph,
+            embedding_dim, gating, scenario_nodes)``, return what
+            ``ScenarioConv.forward`` returns and have a ``structure_penalty()``
+            method.
         gating: learn per-scenario message gates.
         scenario_nodes: pass context through scenario nodes.
         transfer: ``"learned"``, ``"pooled"`` or ``"isolated"``.
@@ -66,6 +72,7 @@ class ScenarioGNN(Recommender):
         embedding_dim: int = 64,
         n_layers: int = 3,
         reg_weight: float = 1e-4,
+        structure_reg: float = 0.0,
         layer: str = "scenario-conv",
         gating: bool = True,
         scenario_nodes: bool = True,
@@ -76,6 +83,7 @@ class ScenarioGNN(Recommender):
             raise ConfigError(f"invalid transfer mode {transfer!r}; valid modes: {', '.join(TRANSFER_MODES)}")
         self.n_layers = n_layers
         self.reg_weight = reg_weight
+        self.structure_reg = structure_reg
         self.transfer = transfer
         self.user_emb = nn.Embedding(dataset.n_users, embedding_dim)
         self.item_emb = nn.Embedding(dataset.n_items, embedding_dim)
@@ -155,7 +163,14 @@ class ScenarioGNN(Recommender):
         penalty = l2_penalty(
             self.user_emb(users), self.item_emb(pos_items), self.item_emb(neg_items), self.scenario_emb(scenarios)
         )
-        return ranking + self.reg_weight * penalty
+        return ranking + self.reg_weight * penalty + self.structure_reg * self.structure_penalty()
+
+    def structure_penalty(self) -> torch.Tensor:
+        """Return the summed squared transfer, gate and context logits (0 for LightGCN)."""
+        total = self.transfer_logits.pow(2).sum()
+        for conv in self.convs:
+            total = total + conv.structure_penalty()
+        return total
 
     @torch.no_grad()
     def prepare_scoring(self) -> None:

@@ -86,6 +86,10 @@ class ScenarioConv(nn.Module):
         """Per-scenario message gates ``[S, d]``; each row has mean 1."""
         return self.gate_logits.shape[1] * torch.softmax(self.gate_logits, dim=1)
 
+    def structure_penalty(self) -> torch.Tensor:
+        """Return the summed squared gate and context logits, 0 when the step equals LightGCN's."""
+        return self.gate_logits.pow(2).sum() + self.beta_logits.pow(2).sum()
+
     def beta(self) -> torch.Tensor:
         """Strength of the scenario context for users and items, each in (-1, 1)."""
         return torch.tanh(self.beta_logits)
