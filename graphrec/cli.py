@@ -7,23 +7,17 @@ import contextlib
 import dataclasses
 import json
 import logging
-import platform
-import subprocess
 import sys
-import time
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from graphrec.data.paths import resolve_data_root
-from graphrec.errors import GraphrecError
+from graphrec.errors import ConfigError, GraphrecError
 from graphrec.io import atomic_write_text
 
 logger = logging.getLogger("graphrec")
-
-VERSIONED_PACKAGES = ("graphrec", "torch", "dgl", "numpy", "scipy", "pandas")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,26 +25,26 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     bench = commands.add_parser("benchmark", help="train and evaluate every model of a YAML config")
-    bench.add_argument("config", type=Path, help="benchmark YAML file, for example benchmarks/configs/ml100k.yaml")
+    bench.add_argument("config", type=Path, nargs="?",
+                       help="benchmark YAML file, for example benchmarks/configs/ml100k.yaml "
+                            "(omit it with --resume or --reproduce)")
     bench.add_argument("--data-root", type=Path, default=None,
                        help="folder that contains dataset folders such as ml-100k/ (default: $GRAPHREC_DATA, "
                             "else ~/.cache/graphrec/data)")
     bench.add_argument("--output", type=Path, default=None,
-                       help="run folder for results (default: results/<config name>-<date-time>)")
+                       help="run folder for results (default: results/<config name>-<date>-<time>-<id>)")
     bench.add_argument("--seeds", type=int, default=None, help="number of seeds; overrides 'seeds' in the config")
+    bench.add_argument("--memory-budget-mb", type=float, default=None,
+                       help="memory in MB that one evaluation batch may use; overrides protocol.memory_budget_mb")
     bench.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty output folder")
+    bench.add_argument("--resume", type=Path, metavar="RUN_DIR", default=None,
+                       help="continue an interrupted run in RUN_DIR from its config and checkpoints")
+    bench.add_argument("--reproduce", type=Path, metavar="RUN_DIR", default=None,
+                       help="re-run RUN_DIR's resolved config into a new folder and compare metrics.csv")
     bench.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
     bench.add_argument("--quiet", action="store_true", help="hide progress bars and per-epoch log lines")
     bench.set_defaults(handler=run_benchmark_command)
     return parser
-
-
-def _output_folder(args: argparse.Namespace) -> Path:
-    output = args.output or Path("results") / f"{args.config.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if output.exists() and any(output.iterdir()) and not args.overwrite:
-        raise GraphrecError(f"output folder {output} is not empty; choose another --output or pass --overwrite")
-    output.mkdir(parents=True, exist_ok=True)
-    return output
 
 
 def _configure_logging(log_file: Path, quiet: bool) -> None:
@@ -66,56 +60,65 @@ def _configure_logging(log_file: Path, quiet: bool) -> None:
     root.addHandler(console)
 
 
-def _git_commit() -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
+def _prepare_folder(args: argparse.Namespace, config_path: Path) -> tuple[Path, str]:
+    """Pick the run folder and id; a non-empty folder needs --overwrite unless resuming."""
+    from graphrec.experiments.provenance import new_run_id
+
+    if args.resume is not None:
+        return args.resume, args.resume.name
+    run_id = new_run_id(config_path.stem)
+    output = args.output or Path("results") / run_id
+    if output.exists() and any(output.iterdir()) and not args.overwrite:
+        raise GraphrecError(f"output folder {output} is not empty; choose another --output or pass --overwrite")
+    output.mkdir(parents=True, exist_ok=True)
+    return output, output.name
 
 
-def _provenance(config_path: Path, data_root: Path) -> dict:
-    versions = {}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "config": str(config_path),
-        "data_root": str(data_root),
-        "git_commit": _git_commit(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": versions,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": sys.argv,
-    }
+def _select_config(args: argparse.Namespace) -> Path:
+    sources = [x for x in (args.config, args.resume, args.reproduce) if x is not None]
+    if len(sources) != 1:
+        raise ConfigError("give exactly one of CONFIG, --resume RUN_DIR or --reproduce RUN_DIR")
+    if args.config is not None:
+        return args.config
+    run_dir = args.resume or args.reproduce
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a graphrec run folder: {path} is missing")
+    return path
+
+
+def _finished_runs(metrics_path: Path) -> tuple[list[dict], set[tuple[str, int]]]:
+    if not metrics_path.exists():
+        return [], set()
+    frame = pd.read_csv(metrics_path, float_precision="round_trip")
+    return frame.to_dict("records"), {(str(m), int(s)) for m, s in zip(frame["model"], frame["seed"])}
 
 
 def run_benchmark_command(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from graphrec.experiments.config import load_config
+    from graphrec.experiments.provenance import provenance
     from graphrec.experiments.report import markdown_table, metric_order, save_transfer_heatmap
     from graphrec.experiments.runner import METRIC_COLUMNS, prepare_data, run_benchmark
 
-    config = load_config(args.config)
+    config_path = _select_config(args)
+    config = load_config(config_path)
     if args.seeds is not None:
         if args.seeds < 1:
-            raise GraphrecError(f"--seeds must be at least 1, got {args.seeds}")
+            raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
         config.seeds = args.seeds
+    if args.memory_budget_mb is not None:
+        if not args.memory_budget_mb > 0:
+            raise ConfigError(f"--memory-budget-mb must be positive, got {args.memory_budget_mb}")
+        config.protocol.memory_budget_mb = args.memory_budget_mb
     data_root = resolve_data_root(args.data_root)
-    output = _output_folder(args)
+    output, run_id = _prepare_folder(args, config_path)
     _configure_logging(output / "benchmark.log", args.quiet)
-    logger.info("run folder: %s", output)
+    logger.info("run %s in %s", run_id, output)
 
+    rows, finished = _finished_runs(output / "metrics.csv") if args.resume else ([], set())
     atomic_write_text(output / "config.yaml", yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
-    atomic_write_text(output / "run.json", json.dumps(_provenance(args.config, data_root), indent=2))
-
-    rows: list[dict] = []
 
     def save_run(run) -> None:
         rows.extend(run.rows)
@@ -125,7 +128,7 @@ def run_benchmark_command(args: argparse.Namespace) -> int:
             path = output / f"transfer-{run.label}-seed{run.seed}.png"
             save_transfer_heatmap(
                 run.model.transfer_table(), dataset.scenario_names, path,
-                f"{run.label}: cross-scenario transfer shares",
+                f"{run.label}: cross-scenario transfer weights",
             )
             logger.info("transfer weights of %s written to %s", run.label, path)
 
@@ -134,14 +137,38 @@ def run_benchmark_command(args: argparse.Namespace) -> int:
     redirect = contextlib.nullcontext() if args.quiet else logging_redirect_tqdm()
     with redirect:
         dataset = prepare_data(config, data_root, download=not args.no_download)
-        metrics = run_benchmark(config, dataset, progress=not args.quiet, on_run=save_run)
+        seeds = [config.protocol.seed + i for i in range(config.seeds)]
+        record = provenance(run_id, config_path, data_root, seeds, dataset.source_files)
+        atomic_write_text(output / "run.json", json.dumps(record, indent=2))
+        run_benchmark(
+            config, dataset, progress=not args.quiet, on_run=save_run,
+            checkpoint_root=output / "checkpoints", resume=args.resume is not None, finished=finished,
+        )
 
+    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     columns = metric_order(config.protocol.metrics, config.protocol.ks)
     table = markdown_table(metrics, columns, split="test")
     atomic_write_text(output / "table.md", table)
     print(table)
     print(f"results written to {output}")
+    if args.reproduce is not None:
+        return _compare_with_original(args.reproduce / "metrics.csv", output / "metrics.csv")
     return 0
+
+
+def _compare_with_original(original: Path, repeated: Path) -> int:
+    """Print whether a reproduced run matches the original; return 0 when identical, else 1."""
+    if original.read_bytes() == repeated.read_bytes():
+        print(f"reproduced: {repeated} is identical to {original}")
+        return 0
+    before = pd.read_csv(original)
+    after = pd.read_csv(repeated)
+    keys = ["model", "seed", "split", "scenario", "metric"]
+    merged = before.merge(after, on=keys, how="outer", suffixes=("_original", "_reproduced"))
+    differ = merged[~((merged["value_original"] - merged["value_reproduced"]).abs() <= 1e-12)]
+    print(f"not reproduced: {len(differ)} of {len(merged)} metric rows differ from {original}")
+    print(differ.head(20).to_string(index=False))
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,3 +31,7 @@ class DataError(GraphrecError):
 
 class DownloadError(DataError):
     """A failed or unverifiable dataset download."""
+
+
+class ResourceError(GraphrecError):
+    """A request that would allocate more memory than the configured budget."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -43,6 +43,7 @@ class RecDataset:
     user_table: pd.DataFrame | None
     user_scenario: np.ndarray | None = None
     item_scenario: np.ndarray | None = None
+    source_files: list = field(default_factory=list)
 
     @property
     def n_users(self) -> int:
@@ -142,6 +143,7 @@ def build_dataset(
         user_table=users,
         user_scenario=user_scenario,
         item_scenario=item_scenario,
+        source_files=list(raw.source_files),
     )
     logger.info("dataset %s: %s", raw.name, dataset.summary())
     return dataset

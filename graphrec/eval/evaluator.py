@@ -18,6 +18,7 @@ from graphrec.data.dataset import RecDataset
 from graphrec.data.split import TEST, TRAIN, VALID
 from graphrec.eval.ranking import evaluate_full_ranking
 from graphrec.models.base import Recommender
+from graphrec.resources import MemoryBudget
 
 OVERALL = "all"
 
@@ -56,39 +57,56 @@ def evaluate_model(
     metrics: tuple[str, ...] = ("recall", "ndcg", "precision", "hit", "mrr"),
     batch_size: int = 1024,
     per_scenario: bool = True,
+    memory_budget: MemoryBudget | None = None,
 ) -> EvalResult:
-    """Score ``model`` on ``split`` (VALID or TEST) overall and, optionally, per scenario."""
+    """Score ``model`` on ``split`` (VALID or TEST) overall and, optionally, per scenario.
+
+    ``memory_budget`` caps the users per scoring batch, as in
+    :func:`graphrec.eval.ranking.evaluate_full_ranking`, where None means the
+    default budget.
+    """
     was_training = model.training
     model.eval()
-    model.prepare_scoring()
-    exclude = _exclusion(dataset, split)
-    all_users = np.arange(dataset.n_users)
-    split_name = "valid" if split == VALID else "test"
+    # Restore the training mode also when ranking raises, for example ResourceError.
+    try:
+        model.prepare_scoring()
+        exclude = _exclusion(dataset, split)
+        all_users = np.arange(dataset.n_users)
+        split_name = "valid" if split == VALID else "test"
 
-    def scorer(scenario):
-        return lambda users: model.score(torch.from_numpy(np.asarray(users, dtype=np.int64)), scenario=scenario)
+        def scorer(scenario):
+            return lambda users: model.score(torch.from_numpy(np.asarray(users, dtype=np.int64)), scenario=scenario)
 
-    results = {
-        OVERALL: evaluate_full_ranking(
-            scorer(None), all_users, exclude, dataset.interaction_matrix(split), ks, metrics, batch_size
-        )
-    }
-    if per_scenario:
-        for s, name in enumerate(dataset.scenario_names):
-            candidates = None
-            if dataset.scenario_level == "item":
-                candidates = dataset.item_scenario == s
-            results[name] = evaluate_full_ranking(
-                scorer(s),
+        results = {
+            OVERALL: evaluate_full_ranking(
+                scorer(None),
                 all_users,
                 exclude,
-                dataset.interaction_matrix(split, scenario=s),
+                dataset.interaction_matrix(split),
                 ks,
                 metrics,
                 batch_size,
-                candidate_items=candidates,
+                memory_budget=memory_budget,
             )
-    model.train(was_training)
+        }
+        if per_scenario:
+            for s, name in enumerate(dataset.scenario_names):
+                candidates = None
+                if dataset.scenario_level == "item":
+                    candidates = dataset.item_scenario == s
+                results[name] = evaluate_full_ranking(
+                    scorer(s),
+                    all_users,
+                    exclude,
+                    dataset.interaction_matrix(split, scenario=s),
+                    ks,
+                    metrics,
+                    batch_size,
+                    candidate_items=candidates,
+                    memory_budget=memory_budget,
+                )
+    finally:
+        model.train(was_training)
     return EvalResult(split=split_name, per_user=results)
 
 

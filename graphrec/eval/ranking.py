@@ -3,7 +3,8 @@
 Items a user must not be credited for (training items, plus validation items
 at test time) are masked with -inf. The top K of the remaining items come from
 ``torch.topk``, and their hits are looked up in the held-out truth rows. Only
-one batch of scores and truth rows is dense at any time.
+one batch of scores and truth rows is dense at any time, and a memory budget
+(:class:`graphrec.resources.MemoryBudget`) caps the number of users per batch.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import scipy.sparse as sp
 import torch
 
 from graphrec.eval.metrics import DEFAULT_KS, DEFAULT_METRICS, compute_topk_metrics, validate_ks, validate_metric_names
+from graphrec.resources import DEFAULT_MEMORY_BUDGET, MemoryBudget
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,22 @@ def rank_topk(scores: torch.Tensor, k: int) -> torch.Tensor:
 def topk_valid_mask(scores: torch.Tensor, topk_indices: torch.Tensor) -> torch.Tensor:
     """Return a bool tensor, False where a top-k index points at a masked (-inf) item."""
     return scores.gather(1, topk_indices) != float("-inf")
+
+
+def full_ranking_bytes_per_user(n_items: int, k: int) -> int:
+    """Return the bytes that full ranking allocates per user of a batch.
+
+    ``k`` is the number of ranks kept, ``min(max(ks), n_items)``.
+    """
+    # bytes = 4 * n_items   float32 scores returned by score_fn
+    #       + 4 * n_items   float32 masked copy of the scores
+    #       + 1 * n_items   bool dense truth row
+    #       + 8 * k         int64 top-k indices
+    #       + 4 * k         float32 top-k values, which torch.topk also returns
+    # NOTE: this assumes float32 scores. A score_fn that returns float64 needs
+    # 8 more bytes per item than counted. The index tensors of the masked
+    # entries and the [batch, k] temporaries of the hit lookup are not counted.
+    return 9 * n_items + 12 * k
 
 
 def _validate_sparse(name: str, matrix: sp.spmatrix) -> sp.csr_matrix:
@@ -164,6 +182,32 @@ def _batches(n: int, batch_size: int, progress: bool) -> Iterable[int]:
     return starts
 
 
+def _fit_batch_size(requested: int, n_items: int, k_max: int, memory_budget: MemoryBudget | None) -> int:
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
+    if not isinstance(budget, MemoryBudget):
+        raise TypeError(
+            f"memory_budget must be a MemoryBudget, for example MemoryBudget.from_mb(2048), got {memory_budget!r}"
+        )
+    if n_items == 0:
+        # No item columns means no dense block, so any batch size fits.
+        return requested
+
+    bytes_per_user = full_ranking_bytes_per_user(n_items, min(k_max, n_items))
+    batch_size = budget.batch_size_for(
+        bytes_per_user, requested, what=f"full ranking of one user over {n_items} items"
+    )
+    if batch_size < requested:
+        logger.info(
+            "full ranking: batch size reduced from %d to %d users to fit the memory budget of %.1f MB "
+            "(%d bytes per user)",
+            requested,
+            batch_size,
+            budget.megabytes,
+            bytes_per_user,
+        )
+    return batch_size
+
+
 def evaluate_full_ranking(
     score_fn: ScoreFn,
     users: np.ndarray,
@@ -174,6 +218,7 @@ def evaluate_full_ranking(
     batch_size: int = 1024,
     candidate_items: np.ndarray | None = None,
     progress: bool = False,
+    memory_budget: MemoryBudget | None = None,
 ) -> dict[str, np.ndarray]:
     """Rank all items for each user in ``users`` and compute per-user top-K metrics.
 
@@ -183,6 +228,12 @@ def evaluate_full_ranking(
     ``truth`` are the held-out positives. ``candidate_items`` (a bool mask or
     an index array over items) limits both the ranking and the positives to
     those items. Users without positives (after that limit) are skipped.
+
+    ``memory_budget`` (default :data:`graphrec.resources.DEFAULT_MEMORY_BUDGET`)
+    lowers ``batch_size`` until one batch fits, as counted by
+    :func:`full_ranking_bytes_per_user`. The results do not depend on the batch
+    size. Raises :class:`graphrec.errors.ResourceError` when even one user's
+    row does not fit.
 
     Returns ``"users"`` (int64 ids of the evaluated users, in input order) and
     one float64 array per ``"{metric}@{k}"``, aligned with ``"users"``.
@@ -200,6 +251,8 @@ def evaluate_full_ranking(
     users = _validate_users(users, n_users_total)
 
     candidates = None if candidate_items is None else _candidate_mask(candidate_items, n_items)
+    k_max = max(ks)
+    batch_size = _fit_batch_size(int(batch_size), n_items, k_max, memory_budget)
 
     # Count positives of the requested users only and skip those without any.
     truth_users = _restrict_truth(truth[users], candidates)
@@ -211,11 +264,10 @@ def evaluate_full_ranking(
     if not keep.all():
         logger.info("full ranking: skipping %d of %d users without held-out positives", int((~keep).sum()), keep.size)
 
-    k_max = max(ks)
     batch_hits: list[np.ndarray] = [np.zeros((0, k_max), dtype=bool)]
     candidates_tensor: torch.Tensor | None = None
     with torch.no_grad():
-        for start in _batches(len(users), int(batch_size), progress):
+        for start in _batches(len(users), batch_size, progress):
             batch_users = users[start : start + batch_size]
             scores = score_fn(batch_users)
             _validate_scores(scores, batch_users, n_items)

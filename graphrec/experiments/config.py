@@ -42,6 +42,7 @@ class ProtocolConfig:
     metrics: list[str] = field(default_factory=lambda: ["recall", "ndcg", "precision", "hit", "mrr"])
     valid_metric: str = "mrr@10"
     eval_batch_size: int = field(default=1024, metadata=_range(1))
+    memory_budget_mb: float = field(default=2048.0, metadata=_range(1.0))
 
 
 @dataclass

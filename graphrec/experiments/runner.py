@@ -22,6 +22,7 @@ from graphrec.experiments.config import BenchmarkConfig, TrainConfig
 from graphrec.graph.build import build_graph
 from graphrec.models.base import Recommender
 from graphrec.models.registry import build_model
+from graphrec.resources import MemoryBudget
 from graphrec.train.trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -57,12 +58,24 @@ class ModelRun:
 
 
 def run_model(
-    config: BenchmarkConfig, index: int, dataset: RecDataset, graph: dgl.DGLGraph, seed: int, progress: bool = True
+    config: BenchmarkConfig,
+    index: int,
+    dataset: RecDataset,
+    graph: dgl.DGLGraph,
+    seed: int,
+    progress: bool = True,
+    checkpoint_root: Path | None = None,
+    resume: bool = False,
 ) -> ModelRun:
-    """Train and evaluate the ``index``-th model of ``config`` with ``seed``."""
+    """Train and evaluate the ``index``-th model of ``config`` with ``seed``.
+
+    With ``checkpoint_root``, training checkpoints go to
+    ``checkpoint_root/<label>-seed<seed>/``; ``resume`` continues from them.
+    """
     spec = config.models[index]
     protocol = config.protocol
     seed_everything(seed)
+    budget = MemoryBudget.from_mb(protocol.memory_budget_mb)
     model = build_model(spec.name, spec.params, dataset, graph)
     logger.info("model %s (seed %d): %s", spec.display_name, seed, model)
 
@@ -74,11 +87,13 @@ def run_model(
             ks=tuple(protocol.ks),
             metrics=tuple(protocol.metrics),
             eval_batch_size=protocol.eval_batch_size,
+            memory_budget=budget,
             seed=seed,
             progress=progress,
             label=spec.display_name,
         )
-        result = trainer.fit(model, dataset)
+        checkpoint_dir = checkpoint_root / f"{spec.display_name}-seed{seed}" if checkpoint_root else None
+        result = trainer.fit(model, dataset, checkpoint_dir=checkpoint_dir, resume=resume, model_name=spec.name)
         best_epoch, seconds = result.best_epoch, result.seconds
     else:
         model.fit(dataset)
@@ -86,7 +101,8 @@ def run_model(
     rows = []
     for split in (VALID, TEST):
         evaluation = evaluate_model(
-            model, dataset, split, tuple(protocol.ks), tuple(protocol.metrics), protocol.eval_batch_size
+            model, dataset, split, tuple(protocol.ks), tuple(protocol.metrics), protocol.eval_batch_size,
+            memory_budget=budget,
         )
         for scenario, values in evaluation.means().items():
             for metric, value in values.items():
@@ -97,20 +113,32 @@ def run_model(
     return ModelRun(spec.display_name, seed, model, rows, best_epoch, seconds)
 
 
-def run_benchmark(config: BenchmarkConfig, dataset: RecDataset, progress: bool = True, on_run=None) -> pd.DataFrame:
-    """Run every model for every seed and return the metric rows.
+def run_benchmark(
+    config: BenchmarkConfig,
+    dataset: RecDataset,
+    progress: bool = True,
+    on_run=None,
+    checkpoint_root: Path | None = None,
+    resume: bool = False,
+    finished: set[tuple[str, int]] = frozenset(),
+) -> pd.DataFrame:
+    """Run every model for every seed and return the metric rows of the new runs.
 
     Seed ``i`` (0-based) uses ``protocol.seed + i`` for initialisation and
     sampling. The split always uses ``protocol.seed``, so all runs share it.
-    ``on_run`` is called with each finished :class:`ModelRun`.
+    ``on_run`` is called with each finished :class:`ModelRun`. Runs whose
+    ``(label, seed)`` is in ``finished`` are skipped.
     """
     graph = build_graph(dataset)
     logger.info("graph: %s", {etype: graph.num_edges(etype) for etype in graph.etypes})
     rows = []
     for offset in range(config.seeds):
         seed = config.protocol.seed + offset
-        for index in range(len(config.models)):
-            run = run_model(config, index, dataset, graph, seed, progress)
+        for index, spec in enumerate(config.models):
+            if (spec.display_name, seed) in finished:
+                logger.info("skipping %s seed %d: already in metrics.csv", spec.display_name, seed)
+                continue
+            run = run_model(config, index, dataset, graph, seed, progress, checkpoint_root, resume)
             rows.extend(run.rows)
             if on_run is not None:
                 on_run(run)

@@ -1,0 +1,166 @@
+"""Same seed, same numbers: repeated runs, interrupted and resumed runs, checkpoint checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from graphrec.cli import main
+from graphrec.train import trainer as trainer_module
+from graphrec.train.checkpoint import CheckpointError, load_checkpoint
+
+CONFIG = """
+dataset: {name: ml-100k}
+scenario: age-group
+protocol: {seed: 7, ks: [5, 10], valid_metric: ndcg@10}
+train: {epochs: 6, batch_size: 256, learning_rate: 0.01, patience: 50}
+models:
+  - {name: pop}
+  - {name: bpr-mf, params: {embedding_dim: 8}}
+  - {name: lightgcn, params: {embedding_dim: 8, n_layers: 2}}
+  - {name: scenario-gnn, params: {embedding_dim: 8, n_layers: 2, structure_reg: 0.1}}
+"""
+
+
+def write_synthetic_ml100k(root: Path, n_users: int = 40, n_items: int = 60, seed: int = 0) -> None:
+    """Write a small random dataset in the ml-100k file layout under ``root/ml-100k``."""
+    rng = np.random.default_rng(seed)
+    folder = root / "ml-100k"
+    folder.mkdir(parents=True)
+
+    rows = []
+    for user in range(1, n_users + 1):
+        items = rng.choice(np.arange(1, n_items + 1), size=int(rng.integers(12, 25)), replace=False)
+        for item in items:
+            rows.append(f"{user}\t{item}\t{rng.integers(1, 6)}\t{880000000 + int(rng.integers(0, 10**6))}")
+    (folder / "u.data").write_text("\n".join(rows) + "\n", encoding="latin-1")
+
+    items = []
+    for item in range(1, n_items + 1):
+        flags = ["0"] * 19
+        flags[1 + item % 18] = "1"
+        items.append("|".join([str(item), f"Movie {item} (1995)", "01-Jan-1995", "", "http://x", *flags]))
+    (folder / "u.item").write_text("\n".join(items) + "\n", encoding="latin-1")
+
+    users = [f"{user}|{18 + (user * 7) % 50}|M|student|00000" for user in range(1, n_users + 1)]
+    (folder / "u.user").write_text("\n".join(users) + "\n", encoding="latin-1")
+
+
+@pytest.fixture()
+def setup(tmp_path: Path) -> tuple[Path, Path]:
+    data_root = tmp_path / "data"
+    write_synthetic_ml100k(data_root)
+    config = tmp_path / "small.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    return data_root, config
+
+
+def run(config: Path, data_root: Path, output: Path, *extra: str) -> int:
+    return main(["benchmark", str(config), "--data-root", str(data_root), "--output", str(output), "--quiet", *extra])
+
+
+def test_same_seed_identical_metrics(setup, tmp_path: Path):
+    data_root, config = setup
+
+    assert run(config, data_root, tmp_path / "first") == 0
+    assert run(config, data_root, tmp_path / "second") == 0
+
+    first = (tmp_path / "first" / "metrics.csv").read_bytes()
+    second = (tmp_path / "second" / "metrics.csv").read_bytes()
+    assert first == second
+    # 4 models x 2 splits x (overall + 3 age groups) x 5 metrics x 2 cutoffs
+    assert first.count(b"\n") == 1 + 4 * 2 * 4 * 5 * 2
+
+
+def test_resume_after_interruption(setup, tmp_path: Path, monkeypatch):
+    data_root, config = setup
+    assert run(config, data_root, tmp_path / "whole") == 0
+
+    # Interrupt lightgcn in its fourth epoch, after three epochs were checkpointed.
+    original = trainer_module.Trainer._run_epoch
+    calls = {"lightgcn": 0}
+
+    def interrupted(self, *args, **kwargs):
+        if self.label == "lightgcn":
+            calls["lightgcn"] += 1
+            if calls["lightgcn"] == 4:
+                raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module.Trainer, "_run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(config, data_root, tmp_path / "broken")
+    monkeypatch.setattr(trainer_module.Trainer, "_run_epoch", original)
+
+    last = torch.load(tmp_path / "broken" / "checkpoints" / "lightgcn-seed7" / "last.pt", weights_only=True)
+    assert last["epoch"] == 3
+
+    assert main(["benchmark", "--resume", str(tmp_path / "broken"), "--data-root", str(data_root), "--quiet"]) == 0
+
+    whole = (tmp_path / "whole" / "metrics.csv").read_bytes()
+    resumed = (tmp_path / "broken" / "metrics.csv").read_bytes()
+    assert resumed == whole
+
+
+def test_reproduce_reports_identical(setup, tmp_path: Path, capsys):
+    data_root, config = setup
+    assert run(config, data_root, tmp_path / "original") == 0
+
+    code = main(["benchmark", "--reproduce", str(tmp_path / "original"), "--data-root", str(data_root),
+                 "--output", str(tmp_path / "again"), "--quiet"])
+
+    assert code == 0
+    assert "reproduced:" in capsys.readouterr().out
+
+
+def test_run_json_records_provenance(setup, tmp_path: Path):
+    data_root, config = setup
+    assert run(config, data_root, tmp_path / "out") == 0
+
+    record = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+
+    assert record["seeds"] == [7]
+    assert set(record["packages"]) >= {"torch", "dgl", "numpy"}
+    assert len(record["data_files"]) == 3
+    for checksum in record["data_files"].values():
+        assert len(checksum) == 64
+
+
+def test_existing_output_needs_overwrite(setup, tmp_path: Path, capsys):
+    data_root, config = setup
+    assert run(config, data_root, tmp_path / "out") == 0
+
+    assert run(config, data_root, tmp_path / "out") == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+
+
+def test_checkpoint_rejects_other_model(setup, tmp_path: Path):
+    data_root, config = setup
+    assert run(config, data_root, tmp_path / "out") == 0
+    path = tmp_path / "out" / "checkpoints" / "lightgcn-seed7" / "last.pt"
+    fingerprint = torch.load(path, weights_only=True)["dataset"]
+
+    with pytest.raises(CheckpointError, match="written by model 'lightgcn', not 'bpr-mf'"):
+        load_checkpoint(path, "bpr-mf", fingerprint)
+
+
+def test_checkpoint_rejects_other_dataset(setup, tmp_path: Path):
+    data_root, config = setup
+    assert run(config, data_root, tmp_path / "out") == 0
+    path = tmp_path / "out" / "checkpoints" / "lightgcn-seed7" / "last.pt"
+    fingerprint = dict(torch.load(path, weights_only=True)["dataset"], n_items=999)
+
+    with pytest.raises(CheckpointError, match="n_items: 60 in the checkpoint, 999 now"):
+        load_checkpoint(path, "lightgcn", fingerprint)
+
+
+def test_checkpoint_rejects_pickled_object(tmp_path: Path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": 1, "payload": Path("/")}, path)
+
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(path, "lightgcn", {})
