@@ -17,7 +17,7 @@ $(STAMP): setup.cfg constraints.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/graphrec benchmark benchmarks/configs/ml100k.yaml --output results/ml100k-$$(date +%Y%m%d-%H%M%S)
+	$(BIN)/graphrec benchmark benchmarks/configs/ml100k.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
