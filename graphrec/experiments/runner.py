@@ -36,6 +36,10 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     dgl.seed(seed)
+    logger.info(
+        "seeded python, numpy, torch and dgl with %d; CPU runs repeat exactly for a seed, "
+        "CUDA runs are not checked and torch's CUDA index_add_ is not deterministic", seed,
+    )
 
 
 def prepare_data(config: BenchmarkConfig, data_root: Path, download: bool = True) -> RecDataset:
