@@ -193,14 +193,11 @@ def to_dict(config: BenchmarkConfig) -> dict[str, Any]:
 
 def validate_semantics(config: BenchmarkConfig) -> None:
     """Check what the types cannot: registry names, split ratios, model parameters."""
-    from graphrec.data.scenarios import available_scenarios
+    from graphrec.data.scenarios import resolve_scenario_spec
     from graphrec.eval.metrics import METRICS
     from graphrec.models.registry import get_model_class, hyperparameters
 
-    if config.scenario not in available_scenarios():
-        raise ConfigError(
-            f"unknown scenario spec {config.scenario!r}; valid specs: {', '.join(available_scenarios())}"
-        )
+    resolve_scenario_spec(config.scenario)
 
     split = config.protocol.split
     if len(split) != 3 or any(r < 0 for r in split) or abs(sum(split) - 1.0) > 1e-6:
