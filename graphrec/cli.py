@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from graphrec.cli_data import add_data_commands
 from graphrec.data.paths import resolve_data_root
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.io import atomic_write_text
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
     bench.add_argument("--quiet", action="store_true", help="hide progress bars and per-epoch log lines")
     bench.set_defaults(handler=run_benchmark_command)
+
+    add_data_commands(commands)
     return parser
 
 

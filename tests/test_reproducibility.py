@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from graphrec.cli import main
 from graphrec.train import trainer as trainer_module
 from graphrec.train.checkpoint import CheckpointError, load_checkpoint
+from helpers import write_synthetic_ml100k
 
 CONFIG = """
 dataset: {name: ml-100k}
@@ -24,30 +24,6 @@ models:
   - {name: lightgcn, params: {embedding_dim: 8, n_layers: 2}}
   - {name: scenario-gnn, params: {embedding_dim: 8, n_layers: 2, structure_reg: 0.1}}
 """
-
-
-def write_synthetic_ml100k(root: Path, n_users: int = 40, n_items: int = 60, seed: int = 0) -> None:
-    """Write a small random dataset in the ml-100k file layout under ``root/ml-100k``."""
-    rng = np.random.default_rng(seed)
-    folder = root / "ml-100k"
-    folder.mkdir(parents=True)
-
-    rows = []
-    for user in range(1, n_users + 1):
-        items = rng.choice(np.arange(1, n_items + 1), size=int(rng.integers(12, 25)), replace=False)
-        for item in items:
-            rows.append(f"{user}\t{item}\t{rng.integers(1, 6)}\t{880000000 + int(rng.integers(0, 10**6))}")
-    (folder / "u.data").write_text("\n".join(rows) + "\n", encoding="latin-1")
-
-    items = []
-    for item in range(1, n_items + 1):
-        flags = ["0"] * 19
-        flags[1 + item % 18] = "1"
-        items.append("|".join([str(item), f"Movie {item} (1995)", "01-Jan-1995", "", "http://x", *flags]))
-    (folder / "u.item").write_text("\n".join(items) + "\n", encoding="latin-1")
-
-    users = [f"{user}|{18 + (user * 7) % 50}|M|student|00000" for user in range(1, n_users + 1)]
-    (folder / "u.user").write_text("\n".join(users) + "\n", encoding="latin-1")
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from graphrec.data.dataset import RecDataset, build_dataset
-from graphrec.data.movielens import load_movielens
+from graphrec.data.registry import load_dataset
 from graphrec.data.scenarios import assign_scenarios
 from graphrec.data.split import TEST, VALID
 from graphrec.eval.evaluator import evaluate_model
@@ -44,7 +44,7 @@ def seed_everything(seed: int) -> None:
 
 def prepare_data(config: BenchmarkConfig, data_root: Path, download: bool = True) -> RecDataset:
     """Load, assign scenarios and split the configured dataset."""
-    raw = load_movielens(config.dataset.name, data_root, download=download)
+    raw = load_dataset(config.dataset.name, data_root, download=download)
     assignment = assign_scenarios(config.scenario, raw)
     return build_dataset(raw, assignment, tuple(config.protocol.split), config.protocol.seed)
 

@@ -1,0 +1,86 @@
+"""``graphrec data stats`` and ``graphrec scenarios describe``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from graphrec.data.paths import resolve_data_root
+
+DATA_ROOT_HELP = "folder that contains dataset folders such as ml-100k/ (default: $GRAPHREC_DATA, else ~/.cache/graphrec/data)"
+
+
+def add_data_commands(commands: argparse._SubParsersAction) -> None:
+    data = commands.add_parser("data", help="inspect datasets")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    stats = data_commands.add_parser("stats", help="print dataset statistics and write a degree plot")
+    stats.add_argument("name", help="dataset name, for example ml-100k")
+    stats.add_argument("--data-root", type=Path, default=None, help=DATA_ROOT_HELP)
+    stats.add_argument("--format", choices=("md", "json"), default="md", help="output format (default: md)")
+    stats.add_argument("--scenario", default=None, help="also count interactions per scenario of this spec")
+    stats.add_argument("--plot", type=Path, default=None,
+                       help="PNG path for the degree distributions (default: <name>-degrees.png)")
+    stats.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
+    stats.set_defaults(handler=run_data_stats)
+
+    scenarios = commands.add_parser("scenarios", help="inspect scenario specs")
+    scenario_commands = scenarios.add_subparsers(dest="scenarios_command", required=True)
+    describe = scenario_commands.add_parser(
+        "describe", help="print counts per scenario and the user and item overlap between scenarios"
+    )
+    describe.add_argument("config", type=Path, help="benchmark YAML file whose dataset and scenario to describe")
+    describe.add_argument("--data-root", type=Path, default=None, help=DATA_ROOT_HELP)
+    describe.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
+    describe.set_defaults(handler=run_scenarios_describe)
+
+
+def run_data_stats(args: argparse.Namespace) -> int:
+    from graphrec.data.registry import load_dataset
+    from graphrec.data.scenarios import assign_scenarios
+    from graphrec.data.stats import dataset_stats, save_degree_plot, stats_markdown
+
+    raw = load_dataset(args.name, resolve_data_root(args.data_root), download=not args.no_download)
+    assignment = assign_scenarios(args.scenario, raw) if args.scenario else None
+    stats = dataset_stats(raw, assignment)
+    plot = args.plot or Path(f"{args.name}-degrees.png")
+    save_degree_plot(raw, plot)
+
+    if args.format == "json":
+        print(json.dumps(stats, indent=2, default=str))
+    else:
+        print(stats_markdown(stats))
+        print(f"degree plot written to {plot}")
+    return 0
+
+
+def run_scenarios_describe(args: argparse.Namespace) -> int:
+    from graphrec.data.registry import load_dataset
+    from graphrec.data.scenarios import assign_scenarios, describe_scenarios
+    from graphrec.experiments.config import load_config
+
+    config = load_config(args.config)
+    raw = load_dataset(config.dataset.name, resolve_data_root(args.data_root), download=not args.no_download)
+    description = describe_scenarios(assign_scenarios(config.scenario, raw), raw)
+    print(_describe_markdown(description))
+    return 0
+
+
+def _describe_markdown(description: dict) -> str:
+    names = description["names"]
+    lines = [
+        f"scenario spec {description['spec']} ({description['level']} level)",
+        "",
+        "| scenario | interactions | users | items |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in description["scenarios"]:
+        lines.append(f"| {row['name']} | {row['interactions']:,} | {row['users']:,} | {row['items']:,} |")
+    for kind in ("user", "item"):
+        overlap = description[f"{kind}_overlap"]
+        lines += ["", f"{kind}s shared between scenarios (diagonal: {kind}s in the scenario)", ""]
+        lines.append("| | " + " | ".join(names) + " |")
+        lines.append("|---|" + "---:|" * len(names))
+        for name, row in zip(names, overlap):
+            lines.append(f"| {name} | " + " | ".join(f"{v:,}" for v in row) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""Dataset names and the loader each one uses.
+
+Every dataset lives in its own folder under a data root: ml-100k/, ml-1m/,
+ml-latest-small/, ml-latest/, ml-10M100K/ (for ml-10m), ml-20m/, ml-25m/,
+ml-32m/ and douban-multidomain-sample/. The MovieLens releases may instead be
+given as their zip archive (``<name>.zip``) in the data root, or downloaded
+into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from graphrec.data.tables import RawData
+from graphrec.errors import DataError
+
+DatasetLoader = Callable[[Path, bool], RawData]
+
+
+def _load_ml100k(data_root: Path, download: bool) -> RawData:
+    from graphrec.data.movielens import load_movielens
+
+    return load_movielens("ml-100k", data_root, download=download)
+
+
+def _movielens_release(name: str) -> DatasetLoader:
+    def load(data_root: Path, download: bool) -> RawData:
+        from graphrec.data.movielens_releases import load_release
+
+        return load_release(name, data_root, download=download)
+
+    return load
+
+
+def _load_douban_sample(data_root: Path, download: bool) -> RawData:
+    from graphrec.data.douban import DOUBAN_FILE, DOUBAN_FOLDER, load_douban_sample
+
+    folder = data_root / DOUBAN_FOLDER
+    if not folder.is_dir():
+        raise DataError(
+            f"douban-sample not found under {data_root}, and it cannot be downloaded. "
+            f"Place {DOUBAN_FILE} (from the Scenario-Wise-Rec benchmark) in {folder}."
+        )
+    return load_douban_sample(folder)
+
+
+_LOADERS: dict[str, DatasetLoader] = {
+    "ml-100k": _load_ml100k,
+    **{
+        name: _movielens_release(name)
+        for name in ("ml-1m", "ml-latest-small", "ml-latest", "ml-10m", "ml-20m", "ml-25m", "ml-32m")
+    },
+    "douban-sample": _load_douban_sample,
+}
+
+
+def available_datasets() -> list[str]:
+    """Return the names that load_dataset accepts, sorted."""
+    return sorted(_LOADERS)
+
+
+def load_dataset(name: str, data_root: Path, download: bool = True) -> RawData:
+    """Load the dataset ``name`` from its folder under ``data_root``.
+
+    A MovieLens release whose folder is missing is extracted from
+    ``<name>.zip`` in ``data_root`` or, when ``download`` is true, downloaded
+    first. Raises DataError for an unknown name (listing the known ones) and
+    whatever the dataset's loader raises.
+    """
+    if name not in _LOADERS:
+        raise DataError(f"unknown dataset {name!r}. Known datasets: {', '.join(available_datasets())}.")
+    return _LOADERS[name](Path(data_root).expanduser(), download)

@@ -1,0 +1,44 @@
+"""The data inspection commands on a small synthetic ml-100k folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from graphrec.cli import main
+from helpers import write_synthetic_ml100k
+
+
+def test_data_stats_json(tmp_path: Path, capsys):
+    write_synthetic_ml100k(tmp_path / "data", n_users=10, n_items=30)
+    lines = (tmp_path / "data" / "ml-100k" / "u.data").read_text(encoding="latin-1").splitlines()
+    plot = tmp_path / "degrees.png"
+
+    code = main(["data", "stats", "ml-100k", "--data-root", str(tmp_path / "data"), "--format", "json",
+                 "--plot", str(plot), "--no-download"])
+
+    stats = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert stats["interactions"] == len(lines)
+    assert stats["users"] == 10
+    assert stats["density"] == len(lines) / (10 * stats["items"])
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scenarios_describe(tmp_path: Path, capsys):
+    write_synthetic_ml100k(tmp_path / "data", n_users=10, n_items=30)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"scenario": "age-group", "models": [{"name": "pop"}]}), encoding="utf-8")
+    # Ages are 18 + (7 * user) % 50: users 1..10 are 25, 32, 39, 46, 53, 60, 67, 24, 31, 38,
+    # so user 8 is under 25, users 1, 2 and 9 are 25-34 and the other six are 35 or over.
+    expected_users = {"under-25": 1, "25-34": 3, "35-plus": 6}
+
+    code = main(["scenarios", "describe", str(config), "--data-root", str(tmp_path / "data"), "--no-download"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    for name, users in expected_users.items():
+        row = next(line for line in out.splitlines() if line.startswith(f"| {name} |") and line.count("|") == 5)
+        assert row.split("|")[3].strip() == str(users), row
