@@ -24,6 +24,15 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
     stats.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
     stats.set_defaults(handler=run_data_stats)
 
+    export = data_commands.add_parser(
+        "export-split", help="write a config's split as train.csv, valid.csv and test.csv with raw ids"
+    )
+    export.add_argument("config", type=Path, help="benchmark YAML file whose dataset and split to export")
+    export.add_argument("--output", type=Path, required=True, help="folder for the three CSV files")
+    export.add_argument("--data-root", type=Path, default=None, help=DATA_ROOT_HELP)
+    export.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
+    export.set_defaults(handler=run_export_split)
+
     scenarios = commands.add_parser("scenarios", help="inspect scenario specs")
     scenario_commands = scenarios.add_subparsers(dest="scenarios_command", required=True)
     describe = scenario_commands.add_parser(
@@ -51,6 +60,18 @@ def run_data_stats(args: argparse.Namespace) -> int:
     else:
         print(stats_markdown(stats))
         print(f"degree plot written to {plot}")
+    return 0
+
+
+def run_export_split(args: argparse.Namespace) -> int:
+    from graphrec.data.splitting import export_split
+    from graphrec.experiments.config import load_config
+    from graphrec.experiments.runner import prepare_data
+
+    config = load_config(args.config)
+    dataset = prepare_data(config, resolve_data_root(args.data_root), download=not args.no_download)
+    for path in export_split(dataset, args.output):
+        print(f"wrote {path}")
     return 0
 
 

@@ -42,3 +42,32 @@ def test_scenarios_describe(tmp_path: Path, capsys):
     for name, users in expected_users.items():
         row = next(line for line in out.splitlines() if line.startswith(f"| {name} |") and line.count("|") == 5)
         assert row.split("|")[3].strip() == str(users), row
+
+
+def test_split_files_reproduce_internal_split(tmp_path: Path):
+    """Exported split files fed back with split_method files give the same metrics.csv."""
+    write_synthetic_ml100k(tmp_path / "data", n_users=30, n_items=40)
+    data_root = str(tmp_path / "data")
+    base = {
+        "scenario": "age-group",
+        "protocol": {"seed": 3, "ks": [5], "valid_metric": "ndcg@5"},
+        "train": {"epochs": 3, "batch_size": 128, "learning_rate": 0.01},
+        "models": [{"name": "pop"}, {"name": "bpr-mf", "params": {"embedding_dim": 8}}],
+    }
+    internal = tmp_path / "internal.yaml"
+    internal.write_text(yaml.safe_dump(base), encoding="utf-8")
+    assert main(["data", "export-split", str(internal), "--output", str(tmp_path / "split"), "--data-root", data_root]) == 0
+
+    from_files = dict(base, protocol=dict(base["protocol"], split_method="files", unseen_policy="keep", split_files={
+        part: str(tmp_path / "split" / f"{part}.csv") for part in ("train", "valid", "test")
+    }))
+    files_config = tmp_path / "files.yaml"
+    files_config.write_text(yaml.safe_dump(from_files), encoding="utf-8")
+
+    for config, out in ((internal, "run-internal"), (files_config, "run-files")):
+        assert main(["benchmark", str(config), "--data-root", data_root, "--output", str(tmp_path / out), "--quiet"]) == 0
+
+    internal_metrics = (tmp_path / "run-internal" / "metrics.csv").read_text(encoding="utf-8")
+    files_metrics = (tmp_path / "run-files" / "metrics.csv").read_text(encoding="utf-8")
+    assert internal_metrics.count("\n") > 1
+    assert files_metrics == internal_metrics

@@ -102,8 +102,12 @@ def build_dataset(
     assignment: ScenarioAssignment,
     split_ratios: tuple[float, float, float],
     seed: int,
+    split_labels: np.ndarray | None = None,
 ) -> RecDataset:
-    """Index the raw ids, split each user's interactions at random and bundle the result.
+    """Index the raw ids, split the interactions and bundle the result.
+
+    Without ``split_labels`` each user's interactions are split at random
+    with ``split_ratios`` and ``seed``.
 
     Every user and item that has any interaction gets an index, so an item seen
     only in validation or test still has a (never trained) embedding row, as in
@@ -113,7 +117,12 @@ def build_dataset(
     user_codes, user_ids = pd.factorize(frame["user_id"], sort=True)
     item_codes, item_ids = pd.factorize(frame["item_id"], sort=True)
 
-    splits = random_split_by_user(user_codes.astype(np.int64), split_ratios, seed)
+    if split_labels is None:
+        splits = random_split_by_user(user_codes.astype(np.int64), split_ratios, seed)
+    else:
+        splits = np.asarray(split_labels, dtype=np.int8)
+        if len(splits) != len(frame):
+            raise ValueError(f"split_labels has {len(splits)} entries for {len(frame)} interactions")
 
     items = raw.items.set_index("item_id").reindex(item_ids.rename("item_id")).reset_index()
     users = None

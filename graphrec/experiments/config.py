@@ -34,9 +34,28 @@ class DatasetConfig:
 
 @dataclass
 class ProtocolConfig:
-    """Split and scoring protocol (defaults: the RecBole-compatible preset)."""
+    """Split and scoring protocol (defaults: the RecBole-compatible preset).
 
+    ``kind`` is ``topk`` (full ranking) or ``ctr`` (AUC and log loss of
+    rating > ``ctr_threshold``). ``split_method`` is one of ``random`` (per
+    user, ratios ``split``), ``temporal`` (per user, by time), ``global-temporal``,
+    ``leave-last-out``, ``kfold`` (``folds``, ``fold``), ``interactions``
+    (random over all interactions), ``canonical`` (ml-100k's ``u1``..``u5``,
+    ``ua``, ``ub`` files) or ``files`` (``split_files`` with ``train``,
+    ``valid`` and ``test`` CSV paths, and ``unseen_policy`` drop, keep or
+    error for held-out rows of users or items absent from train).
+    """
+
+    kind: str = "topk"
+    split_method: str = "random"
     split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    split_files: dict[str, str] = field(default_factory=dict)
+    unseen_policy: str = "drop"
+    canonical_split: str = "u1"
+    folds: int = field(default=5, metadata=_range(2))
+    fold: int = field(default=0, metadata=_range(0))
+    valid_ratio: float = field(default=0.1, metadata=_range(0.0, 0.9))
+    ctr_threshold: float = 3.0
     seed: int = 2020
     ks: list[int] = field(default_factory=lambda: [10, 20], metadata=_range(1))
     metrics: list[str] = field(default_factory=lambda: ["recall", "ndcg", "precision", "hit", "mrr"])
@@ -198,6 +217,20 @@ def validate_semantics(config: BenchmarkConfig) -> None:
     from graphrec.models.registry import get_model_class, hyperparameters
 
     resolve_scenario_spec(config.scenario)
+
+    from graphrec.data.splitting import SPLIT_METHODS
+
+    protocol = config.protocol
+    if protocol.kind not in ("topk", "ctr"):
+        raise ConfigError(f"invalid protocol.kind {protocol.kind!r}; valid kinds: topk, ctr")
+    if protocol.split_method not in SPLIT_METHODS:
+        raise ConfigError(
+            f"unknown protocol.split_method {protocol.split_method!r}; valid methods: {', '.join(SPLIT_METHODS)}"
+        )
+    if protocol.unseen_policy not in ("drop", "keep", "error"):
+        raise ConfigError(f"invalid protocol.unseen_policy {protocol.unseen_policy!r}; valid policies: drop, keep, error")
+    if protocol.fold >= protocol.folds:
+        raise ConfigError(f"protocol.fold must be below protocol.folds ({protocol.folds}), got {protocol.fold}")
 
     split = config.protocol.split
     if len(split) != 3 or any(r < 0 for r in split) or abs(sum(split) - 1.0) > 1e-6:

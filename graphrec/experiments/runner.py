@@ -16,6 +16,7 @@ import torch
 from graphrec.data.dataset import RecDataset, build_dataset
 from graphrec.data.registry import load_dataset
 from graphrec.data.scenarios import assign_scenarios
+from graphrec.data.splitting import split_dataset
 from graphrec.data.split import TEST, VALID
 from graphrec.eval.evaluator import evaluate_model
 from graphrec.experiments.config import BenchmarkConfig, TrainConfig
@@ -45,8 +46,9 @@ def seed_everything(seed: int) -> None:
 def prepare_data(config: BenchmarkConfig, data_root: Path, download: bool = True) -> RecDataset:
     """Load, assign scenarios and split the configured dataset."""
     raw = load_dataset(config.dataset.name, data_root, download=download)
+    raw, labels = split_dataset(raw, config.protocol, data_root)
     assignment = assign_scenarios(config.scenario, raw)
-    return build_dataset(raw, assignment, tuple(config.protocol.split), config.protocol.seed)
+    return build_dataset(raw, assignment, tuple(config.protocol.split), config.protocol.seed, split_labels=labels)
 
 
 @dataclass
