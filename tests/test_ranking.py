@@ -308,3 +308,20 @@ def test_candidate_index_out_of_range_raises():
 def test_invalid_batch_size_raises():
     with pytest.raises(ValueError, match="batch_size"):
         evaluate_full_ranking(score_rows, np.array([0]), csr([[], [], []]), csr([[4], [], []]), batch_size=0)
+
+
+def test_coverage_from_full_ranking():
+    scores = torch.tensor([[0.9, 0.8, 0.1, 0.0], [0.1, 0.0, 0.9, 0.8]])
+    # Item 0 is a training item of user 0, so user 0 ranks 1, 2, 3, 0 and user 1 ranks 2, 3, 0, 1.
+    exclude = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 0, 0]], dtype=np.float32))
+    truth = sp.csr_matrix(np.array([[0, 1, 0, 0], [0, 0, 1, 0]], dtype=np.float32))
+
+    result = evaluate_full_ranking(
+        lambda users: scores[torch.as_tensor(users)], np.array([0, 1]), exclude, truth,
+        ks=(1, 2), metrics=("hit", "coverage"),
+    )
+
+    # Top 1: items {1, 2} -> 2 of 4. Top 2: items {1, 2, 3} -> 3 of 4.
+    assert result["coverage@1"].tolist() == [0.5]
+    assert result["coverage@2"].tolist() == [0.75]
+    assert result["hit@1"].tolist() == [1.0, 1.0]

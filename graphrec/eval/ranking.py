@@ -16,10 +16,14 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from graphrec.eval.coverage import item_coverage_at_k
 from graphrec.eval.metrics import DEFAULT_KS, DEFAULT_METRICS, compute_topk_metrics, validate_ks, validate_metric_names
 from graphrec.resources import DEFAULT_MEMORY_BUDGET, MemoryBudget
 
 logger = logging.getLogger(__name__)
+
+# Catalogue-level metric: the share of items that appear in any evaluated user's top k.
+COVERAGE = "coverage"
 
 ScoreFn = Callable[[np.ndarray], torch.Tensor]
 
@@ -154,8 +158,12 @@ def _batch_hits(
     truth_rows: sp.csr_matrix,
     candidates: torch.Tensor | None,
     k_max: int,
-) -> np.ndarray:
-    """Mask one batch of scores, rank it and return the hits as a bool array [batch, k_max]."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mask one batch of scores and rank it.
+
+    Returns the hits as a bool array ``[batch, k_max]`` and the ranked item
+    ids ``[batch, k_max]``, with -1 at ranks that no unmasked item fills.
+    """
     masked = scores.detach().clone()
 
     masked[_nonzero_indices(exclude_rows, masked.device)] = float("-inf")
@@ -170,7 +178,10 @@ def _batch_hits(
 
     hits_np = np.zeros((masked.shape[0], k_max), dtype=bool)
     hits_np[:, :k] = hits.cpu().numpy()
-    return hits_np
+    topk_np = np.full((masked.shape[0], k_max), -1, dtype=np.int64)
+    valid = topk_valid_mask(masked, topk_indices)
+    topk_np[:, :k] = torch.where(valid, topk_indices, torch.full_like(topk_indices, -1)).cpu().numpy()
+    return hits_np, topk_np
 
 
 def _batches(n: int, batch_size: int, progress: bool) -> Iterable[int]:
@@ -239,7 +250,8 @@ def evaluate_full_ranking(
     one float64 array per ``"{metric}@{k}"``, aligned with ``"users"``.
     """
     ks = validate_ks(ks)
-    metrics = validate_metric_names(metrics)
+    want_coverage = COVERAGE in metrics
+    metrics = validate_metric_names([m for m in metrics if m != COVERAGE])
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
@@ -265,6 +277,7 @@ def evaluate_full_ranking(
         logger.info("full ranking: skipping %d of %d users without held-out positives", int((~keep).sum()), keep.size)
 
     batch_hits: list[np.ndarray] = [np.zeros((0, k_max), dtype=bool)]
+    batch_topk: list[np.ndarray] = [np.zeros((0, k_max), dtype=np.int64)]
     candidates_tensor: torch.Tensor | None = None
     with torch.no_grad():
         for start in _batches(len(users), batch_size, progress):
@@ -275,7 +288,7 @@ def evaluate_full_ranking(
             if candidates is not None and (candidates_tensor is None or candidates_tensor.device != scores.device):
                 candidates_tensor = torch.from_numpy(candidates).to(scores.device)
 
-            hits = _batch_hits(
+            hits, topk_items = _batch_hits(
                 scores,
                 exclude[batch_users],
                 truth_users[start : start + batch_size],
@@ -283,7 +296,15 @@ def evaluate_full_ranking(
                 k_max,
             )
             batch_hits.append(hits)
+            if want_coverage:
+                batch_topk.append(topk_items)
 
     results: dict[str, np.ndarray] = {"users": users}
     results.update(compute_topk_metrics(np.concatenate(batch_hits), n_pos, ks, metrics))
+    if want_coverage:
+        # Coverage describes the whole catalogue, not a user, so it is stored
+        # as a one-element array; its mean is the value itself.
+        topk_all = np.concatenate(batch_topk)
+        for k in ks:
+            results[f"{COVERAGE}@{k}"] = np.array([item_coverage_at_k(topk_all, n_items, k)])
     return results

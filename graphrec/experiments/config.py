@@ -237,8 +237,10 @@ def validate_semantics(config: BenchmarkConfig) -> None:
         raise ConfigError(f"protocol.split must be three non-negative ratios that sum to 1, got {split}")
 
     for name in config.protocol.metrics:
-        if name not in METRICS:
-            raise ConfigError(f"unknown metric {name!r} in protocol.metrics; valid metrics: {', '.join(METRICS)}")
+        if name not in METRICS and name != "coverage":
+            raise ConfigError(
+                f"unknown metric {name!r} in protocol.metrics; valid metrics: {', '.join([*METRICS, 'coverage'])}"
+            )
     valid_names = [f"{m}@{k}" for m in config.protocol.metrics for k in config.protocol.ks]
     if config.protocol.valid_metric not in valid_names:
         raise ConfigError(
