@@ -6,13 +6,15 @@ u.item (movies, latin-1, '|'-separated) and u.user (users, '|'-separated).
 
 from __future__ import annotations
 
-import csv
-import io
+import codecs
 import logging
+import lzma
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -58,6 +60,18 @@ _ITEM_COLUMNS = {
 }
 _USER_COLUMNS = {"user_id": "int64", "age": "int64", "gender": "str", "occupation": "str", "zip_code": "str"}
 
+# Lower bounds of int64 columns. The README of ml-100k numbers users and items
+# from 1 and gives timestamps in Unix seconds.
+_MINIMUM = {"user_id": 1, "item_id": 1, "timestamp": 0, "age": 0}
+_INT64_MIN = int(np.iinfo(np.int64).min)
+_INT64_MAX = int(np.iinfo(np.int64).max)
+# Numbers may have spaces around them. [0-9] is used instead of \d, which also
+# matches non-ASCII digits that int() and float() would accept.
+_INTEGER = re.compile(r" *[+-]?[0-9]+ *")
+_DECIMAL = re.compile(r" *[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)? *")
+_INTEGER_CHARACTERS = frozenset(" +-0123456789")
+_DECIMAL_CHARACTERS = frozenset(" +-.0123456789eE")
+
 # The last "(1995)" in a title. Some titles end with a suffix, as in "... (1995) (V)".
 _TITLE_YEAR = re.compile(r".*\((\d{4})\)")
 # The year of a release date such as "01-Jan-1995".
@@ -70,16 +84,31 @@ class _Ml100kFiles:
     def __init__(self, path: Path):
         self.path = path
         self.archive: zipfile.ZipFile | None = None
+        self.handle: BinaryIO | None = None
         self.prefix = ""
         if path.is_dir():
             return
-        if not path.is_file():
+        if not path.exists():
             raise DataError("ml-100k data not found: expected the ml-100k folder or ml-100k.zip", path=path)
+        if not path.is_file():
+            raise DataError("not a regular file or folder: expected the ml-100k folder or ml-100k.zip", path=path)
 
         try:
-            self.archive = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as err:
-            raise DataError(f"invalid zip archive: {err}", path=path) from err
+            handle = path.open("rb")
+        except OSError as err:
+            raise DataError(f"could not read the file: {err}", path=path) from err
+        try:
+            self.archive = zipfile.ZipFile(handle)
+        except (zipfile.BadZipFile, NotImplementedError, UnicodeDecodeError, OSError) as err:
+            # Damaged archives also raise NotImplementedError (a bad "version
+            # needed to extract"), UnicodeDecodeError (a bad UTF-8 member name)
+            # and OSError (a seek to a negative offset).
+            handle.close()
+            raise DataError(
+                f"invalid zip archive ({err}). Pass the ml-100k folder or an intact ml-100k.zip.",
+                path=path,
+            ) from err
+        self.handle = handle
         self.prefix = self._find_prefix()
 
     def _find_prefix(self) -> str:
@@ -100,25 +129,58 @@ class _Ml100kFiles:
         return self.path / filename
 
     def read(self, filename: str) -> bytes:
-        expected = ", ".join(ML100K_FILES)
+        """Return the bytes of ``filename``, or raise DataError if it is missing or unreadable."""
         if self.archive is None:
-            file_path = self.path / filename
-            if not file_path.is_file():
-                raise DataError(
-                    f"file not found. The ml-100k folder {self.path} must contain {expected}.",
-                    path=file_path,
-                )
-            return file_path.read_bytes()
+            return self._read_file(filename)
+        return self._read_member(filename)
 
+    def _read_file(self, filename: str) -> bytes:
+        expected = ", ".join(ML100K_FILES)
+        file_path = self.path / filename
+        if not file_path.exists():
+            raise DataError(
+                f"file not found. The ml-100k folder {self.path} must contain {expected}.",
+                path=file_path,
+            )
+        # is_file() is False for folders, FIFOs and devices, which read_bytes could block on.
+        if not file_path.is_file():
+            raise DataError(f"not a regular file. The ml-100k folder {self.path} must contain {expected}.", path=file_path)
+        try:
+            return file_path.read_bytes()
+        except OSError as err:
+            raise DataError(f"could not read the file: {err}", path=file_path) from err
+
+    def _read_member(self, filename: str) -> bytes:
+        expected = ", ".join(ML100K_FILES)
         member = self.prefix + filename
         try:
             return self.archive.read(member)
         except KeyError:
+            if member + "/" in self.archive.namelist():
+                raise DataError(
+                    f"archive member {member}/ is a folder, expected a file. The archive must contain "
+                    f"{expected} at its top level or inside one top folder.",
+                    path=self.path,
+                ) from None
             raise DataError(
                 f"archive has no member {member}. It must contain {expected} at its top level "
                 "or inside one top folder.",
                 path=self.path,
             ) from None
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, UnicodeDecodeError) as err:
+            # A damaged member: a bad CRC, header or UTF-8 member name, or
+            # corrupt or truncated compressed data (bz2 reports the latter as OSError).
+            raise DataError(
+                f"could not read archive member {member} ({err}). The archive is damaged, so download it again.",
+                path=self.path,
+            ) from err
+        except (NotImplementedError, RuntimeError) as err:
+            # zipfile raises these for an unsupported compression method and for encryption.
+            raise DataError(
+                f"could not read archive member {member} ({err}). Re-pack the archive as a plain zip, "
+                "stored or deflated and without a password.",
+                path=self.path,
+            ) from err
 
     def source_files(self) -> list[Path]:
         if self.archive is not None:
@@ -128,6 +190,8 @@ class _Ml100kFiles:
     def close(self) -> None:
         if self.archive is not None:
             self.archive.close()
+        if self.handle is not None:
+            self.handle.close()
 
 
 def load_ml100k(path: Path) -> RawData:
@@ -138,10 +202,21 @@ def load_ml100k(path: Path) -> RawData:
     release date. ``source_files`` lists the three files of a folder, or the
     archive itself for a zip.
 
-    Raises DataError for a missing file, a wrong field count, a non-numeric id
-    or number, a rating outside 1..5, a genre flag other than 0 or 1, or a
-    duplicate item or user id. The error names the file and, where known, the
-    1-based line.
+    Each file is decoded as UTF-8 when it is valid UTF-8, else as latin-1,
+    the encoding GroupLens uses for u.item. A file that starts with a UTF-8
+    byte order mark must be valid UTF-8. Lines may end in LF or CRLF. Spaces
+    around a number are ignored, and text fields are kept as they are.
+
+    Raises DataError for each problem below. The error names the file and,
+    for a problem in one line, the 1-based line. No line is skipped.
+
+    - a missing, empty or unreadable file, or a damaged zip
+    - a NUL byte, a UTF-16 file, a blank line or a wrong field count
+    - a value that is not a number or does not fit in int64
+    - an id below 1, a negative timestamp or age, a rating outside 1..5, or a
+      genre flag other than 0 or 1
+    - a duplicate item or user id
+    - a rating of an item or user that u.item or u.user does not list
     """
     path = Path(path).expanduser()
     files = _Ml100kFiles(path)
@@ -152,10 +227,11 @@ def load_ml100k(path: Path) -> RawData:
     finally:
         files.close()
 
-    _check_ratings(interactions, files.location("u.data"))
     _check_genre_flags(items, files.location("u.item"))
     _check_unique(items, "item_id", files.location("u.item"))
     _check_unique(users, "user_id", files.location("u.user"))
+    _check_known_ids(interactions, "item_id", items, files.location("u.data"), "u.item")
+    _check_known_ids(interactions, "user_id", users, files.location("u.data"), "u.user")
 
     logger.info(
         "read ml-100k from %s: %d ratings, %d items, %d users",
@@ -175,79 +251,172 @@ def load_ml100k(path: Path) -> RawData:
 
 
 def _read_table(files: _Ml100kFiles, filename: str, sep: str, columns: dict[str, str]) -> pd.DataFrame:
-    """Parse one file with the given column names and dtypes, after checking its layout."""
-    location = files.location(filename)
-    data = files.read(filename)
-    _check_field_counts(data, sep, len(columns), location)
+    """Parse one file into a DataFrame with the given column names and dtypes.
 
-    def parse(dtypes: dict[str, str] | type) -> pd.DataFrame:
-        return pd.read_csv(
-            io.BytesIO(data),
-            sep=sep,
-            header=None,
-            names=list(columns),
-            dtype=dtypes,
-            encoding="latin-1",
-            quoting=csv.QUOTE_NONE,
-            na_filter=False,
-            index_col=False,
+    Every line becomes one row, so row ``i`` comes from line ``i + 1``.
+    """
+    location = files.location(filename)
+    text = _decode(files.read(filename), location)
+    rows = _split_lines(text, sep, len(columns), location)
+
+    parsed = {}
+    problems = []
+    for index, (column, dtype) in enumerate(columns.items()):
+        values = [fields[index] for fields in rows]
+        if dtype == "int64":
+            parsed[column], problem = _parse_integers(values, column)
+        elif dtype == "float64":
+            parsed[column], problem = _parse_ratings(values, column)
+        else:
+            parsed[column], problem = pd.Series(values, dtype=dtype), None
+        if problem is not None:
+            problems.append(problem)
+
+    if problems:
+        row, message = min(problems)
+        raise DataError(message, path=location, line=row + 1)
+    return pd.DataFrame(parsed)
+
+
+def _decode(data: bytes, location: Path) -> str:
+    """Decode a file as UTF-8 if it is valid UTF-8, else as latin-1."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(
+            "the file starts with a UTF-16 or UTF-32 byte order mark. Save it as latin-1 or UTF-8 text.",
+            path=location,
+        )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DataError(
+            f"NUL byte at byte offset {nul}, so the file is binary, UTF-16 or UTF-32. Save it as latin-1 or UTF-8 text.",
+            path=location,
+            line=data.count(b"\n", 0, nul) + 1,
         )
 
+    if data.startswith(codecs.BOM_UTF8):
+        body = data[len(codecs.BOM_UTF8) :]
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError as err:
+            offset = err.start + len(codecs.BOM_UTF8)
+            raise DataError(
+                f"invalid UTF-8 byte 0x{data[offset]:02x}, but the file starts with a UTF-8 byte order mark. "
+                "Save the file as UTF-8 throughout, or as latin-1 without the mark.",
+                path=location,
+                line=data.count(b"\n", 0, offset) + 1,
+            ) from err
+
     try:
-        return parse(columns)
-    except ValueError as err:
-        # Re-read as text to find the first value that failed to convert.
-        _raise_first_bad_number(parse(str), columns, location)
-        raise DataError(f"could not parse the file: {err}", path=location) from err
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
-def _check_field_counts(data: bytes, sep: str, expected: int, location: Path) -> None:
-    """Raise DataError at the first line that does not have ``expected`` fields."""
-    separator = sep.encode("ascii")
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
+def _split_lines(text: str, sep: str, expected: int, location: Path) -> list[list[str]]:
+    """Split ``text`` into lines of ``expected`` fields, raising DataError at the first bad line."""
+    text = text.replace("\r\n", "\n")
+    lone_cr = text.find("\r")
+    if lone_cr >= 0:
+        raise DataError(
+            "carriage return (\\r) that does not end a line. Convert the file to LF or CRLF line endings.",
+            path=location,
+            line=text.count("\n", 0, lone_cr) + 1,
+        )
+
+    # str.splitlines would also break at \x0b, \x1c, \x85 and other characters
+    # that latin-1 titles may contain, so only "\n" ends a line.
+    lines = text.split("\n")
+    if lines[-1] == "":
         lines.pop()
+    if not lines:
+        raise DataError(f"the file is empty, expected lines of {expected} fields separated by {sep!r}", path=location)
 
+    rows = [line.split(sep) for line in lines]
+    if set(map(len, rows)) != {expected}:
+        _raise_first_bad_field_count(lines, sep, expected, location)
+    return rows
+
+
+def _raise_first_bad_field_count(lines: list[str], sep: str, expected: int, location: Path) -> None:
     for number, line in enumerate(lines, start=1):
+        count = line.count(sep) + 1
+        if count == expected:
+            continue
         if not line.strip():
             raise DataError(f"blank line, expected {expected} fields separated by {sep!r}", path=location, line=number)
-        count = line.count(separator) + 1
-        if count != expected:
-            raise DataError(
-                f"expected {expected} fields separated by {sep!r}, got {count}",
-                path=location,
-                line=number,
-            )
+        raise DataError(
+            f"expected {expected} fields separated by {sep!r}, got {count}",
+            path=location,
+            line=number,
+        )
 
 
-def _raise_first_bad_number(text: pd.DataFrame, columns: dict[str, str], location: Path) -> None:
-    """Raise DataError at the first row whose int64 or float64 column fails to parse."""
-    first_row = None
-    first_column = None
-    for column, dtype in columns.items():
-        if dtype == "int64":
-            bad = ~text[column].str.fullmatch(r"\s*[+-]?\d+\s*")
-        elif dtype == "float64":
-            bad = pd.to_numeric(text[column], errors="coerce").isna()
-        else:
-            continue
-        positions = np.flatnonzero(bad.to_numpy(dtype=bool))
-        if len(positions) and (first_row is None or positions[0] < first_row):
-            first_row = int(positions[0])
-            first_column = column
+def _parse_integers(values: list[str], column: str) -> tuple[np.ndarray | None, tuple[int, str] | None]:
+    """Convert ``values`` to int64, or return the first bad row and a message instead.
 
-    if first_row is not None:
-        kind = "an integer" if columns[first_column] == "int64" else "a number"
-        value = text[first_column].iloc[first_row]
-        raise DataError(f"invalid {first_column} {value!r}, expected {kind}", path=location, line=first_row + 1)
+    Returns ``(array, None)`` on success and ``(None, (row, message))`` otherwise.
+    """
+    minimum = _MINIMUM.get(column, _INT64_MIN)
+
+    # Fast path for well-formed columns. With only these characters, int()
+    # accepts exactly what _INTEGER matches, and 18 characters always fit in int64.
+    if _INTEGER_CHARACTERS.issuperset("".join(values)) and max(map(len, values)) <= 18:
+        try:
+            numbers = np.array(list(map(int, values)), dtype=np.int64)
+        except ValueError:
+            numbers = None
+        if numbers is not None and numbers.min() >= minimum:
+            return numbers, None
+
+    return _parse_integers_one_by_one(values, column, minimum)
 
 
-def _check_ratings(interactions: pd.DataFrame, location: Path) -> None:
-    outside = ~interactions["rating"].between(1, 5)
-    if outside.any():
-        row = int(np.flatnonzero(outside.to_numpy())[0])
-        rating = interactions["rating"].iloc[row]
-        raise DataError(f"rating {rating:g} is outside 1..5", path=location, line=row + 1)
+def _parse_integers_one_by_one(
+    values: list[str], column: str, minimum: int
+) -> tuple[np.ndarray | None, tuple[int, str] | None]:
+    numbers = []
+    for row, value in enumerate(values):
+        if not _INTEGER.fullmatch(value):
+            return None, (row, f"invalid {column} {_shorten(value)}, expected an integer")
+        # The digit count is checked first because int() rejects strings of
+        # more than 4300 digits (the default limit since Python 3.11) with a ValueError.
+        digits = value.strip(" ").lstrip("+-").lstrip("0")
+        number = int(value) if len(digits) <= 19 else None
+        if number is None or not _INT64_MIN <= number <= _INT64_MAX:
+            return None, (row, f"{column} {_shorten(value.strip(' '))} does not fit in a 64-bit integer")
+        if number < minimum:
+            return None, (row, f"invalid {column} {number}, expected an integer of at least {minimum}")
+        numbers.append(number)
+    return np.array(numbers, dtype=np.int64), None
+
+
+def _parse_ratings(values: list[str], column: str) -> tuple[np.ndarray | None, tuple[int, str] | None]:
+    """Convert ``values`` to float64 ratings in 1..5, or return the first bad row and a message instead."""
+    # Fast path for well-formed columns. With only these characters, float()
+    # accepts exactly what _DECIMAL matches.
+    if _DECIMAL_CHARACTERS.issuperset("".join(values)):
+        try:
+            numbers = np.array(list(map(float, values)), dtype=np.float64)
+        except ValueError:
+            numbers = None
+        if numbers is not None and ((numbers >= 1) & (numbers <= 5)).all():
+            return numbers, None
+
+    for row, value in enumerate(values):
+        # The pattern rejects "nan", "inf" and "1_0", which float() would accept.
+        if not _DECIMAL.fullmatch(value):
+            return None, (row, f"invalid {column} {_shorten(value)}, expected a number")
+        number = float(value)
+        if not 1 <= number <= 5:
+            return None, (row, f"{column} {number:g} is outside 1..5")
+    raise AssertionError("the fast path rejected ratings that the checks one by one accept")
+
+
+def _shorten(value: str) -> str:
+    """Return the repr of ``value`` cut to 40 characters, for error messages."""
+    if len(value) > 40:
+        return repr(value[:40]) + "..."
+    return repr(value)
 
 
 def _check_genre_flags(items: pd.DataFrame, location: Path) -> None:
@@ -264,7 +433,25 @@ def _check_unique(table: pd.DataFrame, column: str, location: Path) -> None:
     duplicated = table[column].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise DataError(f"duplicate {column} {table[column].iloc[row]}", path=location, line=row + 1)
+        value = table[column].iloc[row]
+        first = int(np.flatnonzero((table[column] == value).to_numpy())[0])
+        raise DataError(f"duplicate {column} {value}, first listed on line {first + 1}", path=location, line=row + 1)
+
+
+def _check_known_ids(
+    interactions: pd.DataFrame, column: str, table: pd.DataFrame, location: Path, table_file: str
+) -> None:
+    """Raise DataError at the first rating whose ``column`` value is missing from ``table``."""
+    unknown = ~interactions[column].isin(table[column])
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        value = interactions[column].iloc[row]
+        raise DataError(
+            f"{column} {value} is not listed in {table_file}. Use the u.data, u.item and u.user "
+            "of the same ml-100k release.",
+            path=location,
+            line=row + 1,
+        )
 
 
 def _genre_columns() -> list[str]:
