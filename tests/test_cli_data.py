@@ -71,3 +71,37 @@ def test_split_files_reproduce_internal_split(tmp_path: Path):
     files_metrics = (tmp_path / "run-files" / "metrics.csv").read_text(encoding="utf-8")
     assert internal_metrics.count("\n") > 1
     assert files_metrics == internal_metrics
+
+
+def test_ctr_benchmark_writes_auc_rows(tmp_path: Path):
+    write_synthetic_ml100k(tmp_path / "data", n_users=30, n_items=40)
+    config = tmp_path / "ctr.yaml"
+    config.write_text(yaml.safe_dump({
+        "scenario": "age-group",
+        "protocol": {"kind": "ctr", "split_method": "interactions", "seed": 1},
+        "train": {"epochs": 2, "batch_size": 128, "learning_rate": 0.01},
+        "models": [{"name": "pop"}, {"name": "bpr-mf", "params": {"embedding_dim": 8}}],
+    }), encoding="utf-8")
+
+    code = main(["benchmark", str(config), "--data-root", str(tmp_path / "data"),
+                 "--output", str(tmp_path / "run"), "--quiet"])
+
+    import pandas as pd
+
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert code == 0
+    assert set(metrics["metric"]) == {"auc", "logloss"}
+    assert set(metrics["scenario"]) == {"all", "under-25", "25-34", "35-plus"}
+    assert set(metrics["split"]) == {"valid", "test"}
+    # 2 models x 2 splits x 4 scenario groups x 2 metrics
+    assert len(metrics) == 32
+
+
+def test_ctr_rejects_per_user_split(tmp_path: Path, capsys):
+    config = tmp_path / "ctr.yaml"
+    config.write_text(yaml.safe_dump({"protocol": {"kind": "ctr"}, "models": [{"name": "pop"}]}), encoding="utf-8")
+
+    code = main(["benchmark", str(config), "--data-root", str(tmp_path), "--output", str(tmp_path / "run")])
+
+    assert code == 2
+    assert "set protocol.split_method to interactions" in capsys.readouterr().err

@@ -241,8 +241,13 @@ def validate_semantics(config: BenchmarkConfig) -> None:
             raise ConfigError(
                 f"unknown metric {name!r} in protocol.metrics; valid metrics: {', '.join([*METRICS, 'coverage'])}"
             )
+    if protocol.kind == "ctr" and protocol.split_method == "random":
+        raise ConfigError(
+            "protocol.kind ctr splits all interactions at random, not each user's; "
+            "set protocol.split_method to interactions (or another explicit method)"
+        )
     valid_names = [f"{m}@{k}" for m in config.protocol.metrics for k in config.protocol.ks]
-    if config.protocol.valid_metric not in valid_names:
+    if protocol.kind == "topk" and config.protocol.valid_metric not in valid_names:
         raise ConfigError(
             f"protocol.valid_metric {config.protocol.valid_metric!r} is not computed; "
             f"choose one of {', '.join(valid_names)}"

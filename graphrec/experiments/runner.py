@@ -119,6 +119,12 @@ def run_model(
     return ModelRun(spec.display_name, seed, model, rows, best_epoch, seconds)
 
 
+def _ctr_runner():
+    from graphrec.experiments.ctr_runner import run_ctr_model
+
+    return run_ctr_model
+
+
 def run_benchmark(
     config: BenchmarkConfig,
     dataset: RecDataset,
@@ -144,7 +150,11 @@ def run_benchmark(
             if (spec.display_name, seed) in finished:
                 logger.info("skipping %s seed %d: already in metrics.csv", spec.display_name, seed)
                 continue
-            run = run_model(config, index, dataset, graph, seed, progress, checkpoint_root, resume)
+            if config.protocol.kind == "ctr":
+                # NOTE: CTR runs write no checkpoints, so --resume restarts an interrupted one.
+                run = _ctr_runner()(config, index, dataset, graph, seed, progress)
+            else:
+                run = run_model(config, index, dataset, graph, seed, progress, checkpoint_root, resume)
             rows.extend(run.rows)
             if on_run is not None:
                 on_run(run)
