@@ -105,3 +105,28 @@ def test_ctr_rejects_per_user_split(tmp_path: Path, capsys):
 
     assert code == 2
     assert "set protocol.split_method to interactions" in capsys.readouterr().err
+
+
+def test_rating_protocol_writes_rmse_rows(tmp_path: Path):
+    write_synthetic_ml100k(tmp_path / "data", n_users=30, n_items=40)
+    config = tmp_path / "rating.yaml"
+    config.write_text(yaml.safe_dump({
+        "scenario": "age-group",
+        "protocol": {"kind": "rating", "split_method": "interactions", "seed": 1},
+        "train": {"epochs": 3, "batch_size": 128, "learning_rate": 0.01},
+        "models": [{"name": "bpr-mf", "params": {"embedding_dim": 8}}],
+    }), encoding="utf-8")
+
+    code = main(["benchmark", str(config), "--data-root", str(tmp_path / "data"),
+                 "--output", str(tmp_path / "run"), "--quiet"])
+
+    import pandas as pd
+
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert code == 0
+    assert set(metrics["metric"]) == {"rmse", "mae"}
+    overall = metrics[(metrics["split"] == "test") & (metrics["scenario"] == "all")].set_index("metric")["value"]
+    # Ratings are uniform on 1..5, so predicting the mean gives RMSE about sqrt(2) = 1.41;
+    # a model near the mean must land close to that and far below the 1..5 range.
+    assert 0.5 < overall["rmse"] < 2.0
+    assert overall["mae"] <= overall["rmse"]

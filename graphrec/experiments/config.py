@@ -36,8 +36,9 @@ class DatasetConfig:
 class ProtocolConfig:
     """Split and scoring protocol (defaults: the RecBole-compatible preset).
 
-    ``kind`` is ``topk`` (full ranking) or ``ctr`` (AUC and log loss of
-    rating > ``ctr_threshold``). ``split_method`` is one of ``random`` (per
+    ``kind`` is ``topk`` (full ranking), ``ctr`` (AUC and log loss of
+    rating > ``ctr_threshold``) or ``rating`` (RMSE and MAE of predicted
+    ratings). ``split_method`` is one of ``random`` (per
     user, ratios ``split``), ``temporal`` (per user, by time), ``global-temporal``,
     ``leave-last-out``, ``kfold`` (``folds``, ``fold``), ``interactions``
     (random over all interactions), ``canonical`` (ml-100k's ``u1``..``u5``,
@@ -221,8 +222,8 @@ def validate_semantics(config: BenchmarkConfig) -> None:
     from graphrec.data.splitting import SPLIT_METHODS
 
     protocol = config.protocol
-    if protocol.kind not in ("topk", "ctr"):
-        raise ConfigError(f"invalid protocol.kind {protocol.kind!r}; valid kinds: topk, ctr")
+    if protocol.kind not in ("topk", "ctr", "rating"):
+        raise ConfigError(f"invalid protocol.kind {protocol.kind!r}; valid kinds: topk, ctr, rating")
     if protocol.split_method not in SPLIT_METHODS:
         raise ConfigError(
             f"unknown protocol.split_method {protocol.split_method!r}; valid methods: {', '.join(SPLIT_METHODS)}"

@@ -119,10 +119,10 @@ def run_model(
     return ModelRun(spec.display_name, seed, model, rows, best_epoch, seconds)
 
 
-def _ctr_runner():
-    from graphrec.experiments.ctr_runner import run_ctr_model
+def _pointwise_runner(kind: str):
+    from graphrec.experiments.ctr_runner import run_ctr_model, run_rating_model
 
-    return run_ctr_model
+    return run_ctr_model if kind == "ctr" else run_rating_model
 
 
 def run_benchmark(
@@ -150,9 +150,9 @@ def run_benchmark(
             if (spec.display_name, seed) in finished:
                 logger.info("skipping %s seed %d: already in metrics.csv", spec.display_name, seed)
                 continue
-            if config.protocol.kind == "ctr":
-                # NOTE: CTR runs write no checkpoints, so --resume restarts an interrupted one.
-                run = _ctr_runner()(config, index, dataset, graph, seed, progress)
+            if config.protocol.kind in ("ctr", "rating"):
+                # NOTE: CTR and rating runs write no checkpoints, so --resume restarts an interrupted one.
+                run = _pointwise_runner(config.protocol.kind)(config, index, dataset, graph, seed, progress)
             else:
                 run = run_model(config, index, dataset, graph, seed, progress, checkpoint_root, resume)
             rows.extend(run.rows)

@@ -1,4 +1,9 @@
-"""Mini-batch training on binary labels (the CTR protocol), with early stopping on validation AUC."""
+"""Pointwise mini-batch training with early stopping.
+
+The ``ctr`` objective fits binary labels with cross-entropy and stops on
+validation AUC. The ``rating`` objective fits explicit ratings with squared
+error and stops on validation RMSE.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from tqdm.auto import tqdm
 from graphrec.data.dataset import RecDataset
 from graphrec.data.split import TRAIN, VALID
 from graphrec.eval.ctr import OVERALL
+from graphrec.eval.rating_evaluator import evaluate_rating
 from graphrec.eval.ctr_evaluator import DEFAULT_PAIR_BATCH_SIZE, evaluate_ctr
 from graphrec.experiments.config import TrainConfig
 from graphrec.models.base import Recommender, l2_penalty
@@ -81,7 +87,13 @@ class CTRTrainer:
         progress: bool = True,
         label: str = "model",
         eval_batch_size: int = DEFAULT_PAIR_BATCH_SIZE,
+        objective: str = "ctr",
     ):
+        if objective not in ("ctr", "rating"):
+            raise ValueError(f"invalid objective {objective!r}; valid objectives: ctr, rating")
+        self.objective = objective
+        self._loss_name = "MSE" if objective == "rating" else "BCE"
+        self._metric_names = ("-RMSE", "MAE") if objective == "rating" else ("AUC", "logloss")
         self.config = config
         self.rng = np.random.default_rng(seed)
         self.progress = progress
@@ -98,9 +110,18 @@ class CTRTrainer:
         are no training interactions, or the validation labels are all one
         class (validation AUC is then undefined).
         """
-        targets = _validate_labels(labels, dataset)
+        if self.objective == "rating":
+            # Regression on explicit ratings: the targets are deviations from
+            # the mean training rating, which evaluation adds back.
+            self.offset = float(dataset.ratings[dataset.splits == TRAIN].mean())
+            targets = (np.asarray(labels, dtype=np.float32) - self.offset).astype(np.float32)
+        else:
+            targets = _validate_labels(labels, dataset)
         valid_targets = targets[dataset.splits == VALID]
-        if valid_targets.size == 0 or valid_targets.min() == valid_targets.max():
+        if self.objective == "rating":
+            if valid_targets.size == 0:
+                raise ValueError("early stopping on validation RMSE needs validation interactions")
+        elif valid_targets.size == 0 or valid_targets.min() == valid_targets.max():
             raise ValueError(
                 f"early stopping on validation AUC needs positive and negative validation labels, got "
                 f"{int(valid_targets.sum())} positives among {valid_targets.size} validation interactions. "
@@ -138,12 +159,13 @@ class CTRTrainer:
                 else:
                     stale += 1
                 logger.info(
-                    "%s epoch %d: loss %.4f (BCE %.4f), valid AUC %.4f, logloss %.4f (best AUC %.4f at epoch %d)",
-                    self.label, epoch, loss, bce, valid_auc, valid_logloss, best_auc, best_epoch,
+                    "%s epoch %d: loss %.4f (%s %.4f), valid %s %.4f, %s %.4f (best %.4f at epoch %d)",
+                    self.label, epoch, loss, self._loss_name, bce, *self._metric_names[:1], valid_auc,
+                    self._metric_names[1], valid_logloss, best_auc, best_epoch,
                 )
-                bar.set_postfix(bce=f"{bce:.4f}", auc=f"{valid_auc:.4f}", best=best_epoch)
+                bar.set_postfix(loss=f"{bce:.4f}", valid=f"{valid_auc:.4f}", best=best_epoch)
             else:
-                logger.info("%s epoch %d: loss %.4f (BCE %.4f)", self.label, epoch, loss, bce)
+                logger.info("%s epoch %d: loss %.4f (%s %.4f)", self.label, epoch, loss, self._loss_name, bce)
             history.append(record)
             if stale >= cfg.patience:
                 logger.info("%s: early stop after epoch %d (no gain for %d evaluations)", self.label, epoch, stale)
@@ -155,11 +177,20 @@ class CTRTrainer:
         # them from the restored weights.
         model.prepare_scoring()
         seconds = time.perf_counter() - started
-        logger.info("%s: restored epoch %d (valid AUC %.4f), %.1f s", self.label, best_epoch, best_auc, seconds)
+        logger.info(
+            "%s: restored epoch %d (valid %s %.4f), %.1f s",
+            self.label, best_epoch, self._metric_names[0], best_auc, seconds,
+        )
         return TrainResult(best_epoch, float(best_auc), len(history), seconds, history)
 
     def _validate(self, model: Recommender, dataset: RecDataset, labels: np.ndarray) -> tuple[float, float]:
-        """Return the overall validation AUC and log loss."""
+        """Return the overall validation AUC and log loss, or minus RMSE and MAE for ratings.
+
+        The first value is the one early stopping maximises.
+        """
+        if self.objective == "rating":
+            overall = evaluate_rating(model, dataset, VALID, self.offset)[OVERALL]
+            return -float(overall["rmse"]), float(overall["mae"])
         overall = evaluate_ctr(model, dataset, VALID, labels, self.eval_batch_size)[OVERALL]
         return float(overall["auc"]), float(overall["logloss"])
 
@@ -182,7 +213,10 @@ class CTRTrainer:
             scenarios = torch.from_numpy(dataset.scenarios[rows])
 
             logits = pair_logits(model, users, items, scenarios)
-            bce = nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(targets[rows]))
+            if self.objective == "rating":
+                bce = nn.functional.mse_loss(logits, torch.from_numpy(targets[rows]))
+            else:
+                bce = nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(targets[rows]))
             loss = bce + regularisation(model, users, items, scenarios)
 
             optimizer.zero_grad()
