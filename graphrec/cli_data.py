@@ -1,4 +1,4 @@
-"""``graphrec data stats`` and ``graphrec scenarios describe``."""
+"""``graphrec data stats``, ``graphrec data export-split`` and ``graphrec scenarios describe``."""
 
 from __future__ import annotations
 
