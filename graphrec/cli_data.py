@@ -81,7 +81,10 @@ def run_scenarios_describe(args: argparse.Namespace) -> int:
     from graphrec.experiments.config import load_config
 
     config = load_config(args.config)
-    raw = load_dataset(config.dataset.name, resolve_data_root(args.data_root), download=not args.no_download)
+    raw = load_dataset(
+        config.dataset.name, resolve_data_root(args.data_root),
+        download=not args.no_download, on_bad_rows=config.dataset.on_bad_rows,
+    )
     description = describe_scenarios(assign_scenarios(config.scenario, raw), raw)
     print(_describe_markdown(description))
     return 0

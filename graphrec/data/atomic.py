@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from graphrec.data.bad_rows import BadRows, check_on_bad_rows, decode_utf8, shorten
 from graphrec.data.tables import RawData
 from graphrec.errors import DataError
 
@@ -39,17 +40,40 @@ YEAR_FIELD = "release_year"
 
 @dataclass
 class AtomicTable:
-    """One parsed atomic file: field names, their types and the raw text of every value."""
+    """One parsed atomic file: field names, their types, the raw text of every value and the line of every row.
+
+    ``bad`` collects the rows that fail a check. ``lines_read`` counts the
+    data lines of the file, including those left out for a wrong field count.
+    """
 
     path: Path
     types: dict[str, str]
     values: dict[str, list[str]]
+    lines: list[int]
+    bad: BadRows
+    lines_read: int
 
     def __len__(self) -> int:
-        return len(next(iter(self.values.values())))
+        return len(self.lines)
+
+    def report(self, row: int, message: str) -> None:
+        """Pass a problem of row ``row`` to ``bad``, which raises DataError or marks the row as skipped."""
+        self.bad.report(self.lines[row], message)
+
+    def good_rows(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+        """Drop the rows of ``frame`` (aligned with this table) that were reported, and return it with their lines.
+
+        Raises DataError when no row is left, and logs the skip count.
+        """
+        lines = np.array(self.lines, dtype=np.int64)
+        keep = self.bad.kept(lines)
+        self.bad.finish(self.lines_read, int(keep.sum()))
+        if keep.all():
+            return frame, self.lines
+        return frame[keep].reset_index(drop=True), lines[keep].tolist()
 
 
-def load_atomic(folder: Path, name: str | None = None) -> RawData:
+def load_atomic(folder: Path, name: str | None = None, on_bad_rows: str = "error") -> RawData:
     """Read ``<name>.inter``, and ``<name>.item`` and ``<name>.user`` when present, from ``folder``.
 
     ``name`` defaults to the folder's name, as in RecBole's ``dataset/<name>/``
@@ -69,10 +93,15 @@ def load_atomic(folder: Path, name: str | None = None) -> RawData:
 
     Raises DataError for a missing .inter file or a missing user_id or
     item_id field. It is also raised for a header field without a type or
-    with an unknown type, a wrong field count, a value that does not match
-    its type, an empty id, and a duplicate item or user id. The error names
-    the file and the 1-based line.
+    with an unknown type, and for a file that is not UTF-8. Rows raise it
+    for a wrong field count, a value that does not match its type (NaN and
+    infinity included), an empty id, and a duplicate item or user id. The
+    error names the file and the 1-based line. With ``on_bad_rows="skip"`` a row with a wrong field count,
+    a bad value or an empty id is dropped and counted instead (see
+    graphrec.data.bad_rows). RecBole files declare no rating scale, so any
+    finite rating is accepted.
     """
+    check_on_bad_rows(on_bad_rows)
     folder = Path(folder).expanduser()
     name = name or folder.name
     inter_path = folder / f"{name}.inter"
@@ -82,12 +111,12 @@ def load_atomic(folder: Path, name: str | None = None) -> RawData:
             path=inter_path,
         )
 
-    inter = read_atomic_file(inter_path)
+    inter = read_atomic_file(inter_path, on_bad_rows)
     interactions = _build_interactions(inter)
     source_files = [inter_path]
 
     item_path = folder / f"{name}.item"
-    item_table = read_atomic_file(item_path) if item_path.is_file() else None
+    item_table = read_atomic_file(item_path, on_bad_rows) if item_path.is_file() else None
     items = _build_items(item_table, interactions["item_id"])
     if item_table is not None:
         source_files.append(item_path)
@@ -95,7 +124,7 @@ def load_atomic(folder: Path, name: str | None = None) -> RawData:
     user_path = folder / f"{name}.user"
     users = None
     if user_path.is_file():
-        users = _build_users(read_atomic_file(user_path))
+        users = _build_users(read_atomic_file(user_path, on_bad_rows))
         source_files.append(user_path)
 
     genres = sorted({genre for item_genres in items["genres"] for genre in item_genres})
@@ -108,12 +137,14 @@ def load_atomic(folder: Path, name: str | None = None) -> RawData:
     )
 
 
-def read_atomic_file(path: Path) -> AtomicTable:
-    """Parse one atomic file into its header types and the text of each value, checking field counts."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"invalid UTF-8 at byte offset {err.start}. Atomic files are UTF-8 text.", path=path) from err
+def read_atomic_file(path: Path, on_bad_rows: str = "error") -> AtomicTable:
+    """Parse one atomic file into its header types and the text of each value, checking field counts.
+
+    A line with a wrong field count raises DataError, or is left out under
+    ``on_bad_rows="skip"``. Raises DataError for a file that is not UTF-8.
+    """
+    bad = BadRows(path, on_bad_rows)
+    text = decode_utf8(path.read_bytes(), path)
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
@@ -122,19 +153,27 @@ def read_atomic_file(path: Path) -> AtomicTable:
 
     types = _parse_header(lines[0].rstrip("\r"), path)
     names = list(types)
-    values: dict[str, list[str]] = {field: [] for field in names}
+    values: dict[str, list[str]] = {name: [] for name in names}
+    row_lines: list[int] = []
     for number, line in enumerate(lines[1:], start=2):
-        fields = line.rstrip("\r").split("\t")
+        line = line.rstrip("\r")
+        fields = line.split("\t")
         if len(fields) != len(names):
-            problem = "blank line" if not line.strip() else f"got {len(fields)} fields"
-            raise DataError(
-                f"{problem}, expected {len(names)} tab-separated fields as in the header", path=path, line=number
-            )
-        for field, value in zip(names, fields):
-            values[field].append(value)
+            if not line.strip():
+                bad.report(number, f"blank line, expected {len(names)} tab-separated fields as in the header")
+            else:
+                bad.report(
+                    number,
+                    f"got {len(fields)} fields, expected {len(names)} tab-separated fields as in the header: "
+                    f"{shorten(line)}",
+                )
+            continue
+        for name, value in zip(names, fields):
+            values[name].append(value)
+        row_lines.append(number)
 
     logger.info("read %s: %d rows", path, len(lines) - 1)
-    return AtomicTable(path, types, values)
+    return AtomicTable(path, types, values, row_lines, bad, len(lines) - 1)
 
 
 def _parse_header(header: str, path: Path) -> dict[str, str]:
@@ -169,7 +208,7 @@ def _build_interactions(table: AtomicTable) -> pd.DataFrame:
                 path=table.path,
                 line=1,
             )
-    if len(table) == 0:
+    if table.lines_read == 0:
         raise DataError("the file has no interactions", path=table.path)
 
     columns: dict[str, object] = {
@@ -186,10 +225,11 @@ def _build_interactions(table: AtomicTable) -> pd.DataFrame:
         columns["timestamp"] = np.zeros(len(table), dtype=np.int64)
 
     used = {USER_FIELD, ITEM_FIELD, RATING_FIELD, TIMESTAMP_FIELD}
-    for field in table.types:
-        if field not in used:
-            columns[field] = _convert(table, field)
-    return pd.DataFrame(columns)
+    for name in table.types:
+        if name not in used:
+            columns[name] = _convert(table, name)
+    frame, _ = table.good_rows(pd.DataFrame(columns))
+    return frame
 
 
 def _build_items(table: AtomicTable | None, interaction_items: pd.Series) -> pd.DataFrame:
@@ -201,7 +241,6 @@ def _build_items(table: AtomicTable | None, interaction_items: pd.Series) -> pd.
     if ITEM_FIELD not in table.types:
         raise DataError(f"the header has no {ITEM_FIELD} field", path=table.path, line=1)
     ids = pd.Series(_ids(table, ITEM_FIELD), dtype="str")
-    _check_unique(ids, ITEM_FIELD, table.path)
 
     title_field = next((field for field in TITLE_FIELDS if field in table.types), None)
     genre_field = next((field for field in GENRE_FIELDS if field in table.types), None)
@@ -218,10 +257,13 @@ def _build_items(table: AtomicTable | None, interaction_items: pd.Series) -> pd.
         }
     )
     used = {ITEM_FIELD, title_field, genre_field, YEAR_FIELD}
-    for field in table.types:
-        if field not in used:
-            items[field] = _convert(table, field)
+    for name in table.types:
+        if name not in used:
+            items[name] = _convert(table, name)
+    items, lines = table.good_rows(items)
+    _check_unique(items["item_id"], ITEM_FIELD, table.path, lines)
 
+    ids = items["item_id"]
     missing = pd.unique(interaction_items[~interaction_items.isin(ids)])
     if len(missing):
         logger.info(
@@ -247,16 +289,15 @@ def _empty_items(ids: pd.Series) -> pd.DataFrame:
 def _build_users(table: AtomicTable) -> pd.DataFrame:
     if USER_FIELD not in table.types:
         raise DataError(f"the header has no {USER_FIELD} field", path=table.path, line=1)
-    ids = pd.Series(_ids(table, USER_FIELD), dtype="str")
-    _check_unique(ids, USER_FIELD, table.path)
+    users = pd.DataFrame({"user_id": pd.Series(_ids(table, USER_FIELD), dtype="str")})
+    for name in table.types:
+        if name != USER_FIELD:
+            users[name] = _convert(table, name)
+    users, lines = table.good_rows(users)
+    _check_unique(users["user_id"], USER_FIELD, table.path, lines)
 
-    users = pd.DataFrame({"user_id": ids})
-    for field in table.types:
-        if field == USER_FIELD:
-            continue
-        users[field] = _convert(table, field)
-        if field == "age" and table.types[field] == "token" and all(map(_is_integer_text, table.values[field])):
-            users[field] = users[field].astype("int64")
+    if table.types.get("age") == "token" and all(map(_is_integer_text, users["age"])):
+        users["age"] = users["age"].astype("int64")
     return users
 
 
@@ -282,7 +323,7 @@ def _ids(table: AtomicTable, field: str) -> list[str]:
     values = table.values[field]
     for row, value in enumerate(values):
         if not value.strip():
-            raise DataError(f"empty {field}", path=table.path, line=row + 2)
+            table.report(row, f"empty {field} {value!r}")
     return values
 
 
@@ -294,49 +335,48 @@ def _numbers(table: AtomicTable, field: str, allow_empty: bool) -> np.ndarray:
             path=table.path,
             line=1,
         )
-    numbers = np.empty(len(table), dtype=np.float64)
+    numbers = np.full(len(table), np.nan)
     for row, value in enumerate(table.values[field]):
         if allow_empty and not value.strip():
-            numbers[row] = np.nan
             continue
-        numbers[row] = _parse_float(value, field, table.path, row + 2)
+        numbers[row] = _parse_float(value, field, table, row)
     return numbers
 
 
-def _parse_float(value: str, field: str, path: Path, line: int) -> float:
+def _parse_float(value: str, field: str, table: AtomicTable, row: int) -> float:
+    """Parse a finite float. A bad value is reported for ``row``, and gives NaN when the row is skipped."""
     try:
         number = float(value)
     except ValueError:
-        raise DataError(f"invalid {field} {value!r}, expected a number", path=path, line=line) from None
+        table.report(row, f"invalid {field} {shorten(value)}, expected a number")
+        return math.nan
     if not math.isfinite(number):
-        raise DataError(f"invalid {field} {value!r}, expected a finite number", path=path, line=line)
+        table.report(row, f"invalid {field} {shorten(value)}, expected a finite number")
+        return math.nan
     return number
 
 
 def _timestamps(table: AtomicTable) -> np.ndarray:
     """Parse the timestamp field and round it to whole seconds."""
     seconds = _numbers(table, TIMESTAMP_FIELD, allow_empty=False)
-    too_large = np.flatnonzero(np.abs(seconds) >= 2**63)
-    if len(too_large):
-        row = int(too_large[0])
-        raise DataError(
-            f"timestamp {table.values[TIMESTAMP_FIELD][row]!r} does not fit in a 64-bit integer",
-            path=table.path,
-            line=row + 2,
-        )
-    return np.rint(seconds).astype(np.int64)
+    for row in np.flatnonzero(np.abs(seconds) >= 2**63):
+        table.report(int(row), f"timestamp {table.values[TIMESTAMP_FIELD][row]!r} does not fit in a 64-bit integer")
+    # Rows already reported hold NaN or a too large value, so they get 0 here and are dropped later.
+    usable = np.isfinite(seconds) & (np.abs(seconds) < 2**63)
+    return np.rint(np.where(usable, seconds, 0.0)).astype(np.int64)
 
 
 def _years(table: AtomicTable) -> pd.arrays.IntegerArray:
     years: list[int | None] = []
     for row, value in enumerate(table.values[YEAR_FIELD]):
-        if not value.strip():
+        number = _parse_float(value, YEAR_FIELD, table, row) if value.strip() else math.nan
+        if math.isnan(number):
             years.append(None)
-            continue
-        number = _parse_float(value, YEAR_FIELD, table.path, row + 2)
-        if number != int(number):
-            raise DataError(f"invalid {YEAR_FIELD} {value!r}, expected a whole year", path=table.path, line=row + 2)
-        years.append(int(number))
+        elif number != int(number):
+            table.report(row, f"invalid {YEAR_FIELD} {value!r}, expected a whole year")
+            years.append(None)
+        else:
+            years.append(int(number))
     return pd.array(years, dtype="Int64")
 
 
@@ -353,18 +393,21 @@ def _token_tuples(table: AtomicTable, field: str) -> list[tuple[str, ...]]:
 
 def _float_tuples(table: AtomicTable, field: str) -> list[tuple[float, ...]]:
     return [
-        tuple(_parse_float(token, field, table.path, row + 2) for token in value.split(" ") if token)
+        tuple(_parse_float(token, field, table, row) for token in value.split(" ") if token)
         for row, value in enumerate(table.values[field])
     ]
 
 
-def _check_unique(ids: pd.Series, field: str, path: Path) -> None:
+def _check_unique(ids: pd.Series, field: str, path: Path, lines: list[int]) -> None:
+    """Raise DataError at the first repeated id, under both on_bad_rows policies. ``lines`` gives each row's line."""
     duplicated = ids.duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
         value = ids.iloc[row]
         first = int(np.flatnonzero((ids == value).to_numpy())[0])
-        raise DataError(f"duplicate {field} {value!r}, first listed on line {first + 2}", path=path, line=row + 2)
+        raise DataError(
+            f"duplicate {field} {value!r}, first listed on line {lines[first]}", path=path, line=lines[row]
+        )
 
 
 def _is_integer_text(value: str) -> bool:

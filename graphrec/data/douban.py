@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from graphrec.data.bad_rows import BadRows, RowError, check_on_bad_rows, decode_utf8, shorten
 from graphrec.data.tables import RawData
 from graphrec.errors import DataError
 
@@ -37,7 +38,7 @@ USER_COLUMNS = ("living_place", "join_time", "time_bin")
 _INTEGER = re.compile(r"[0-9]+")
 
 
-def load_douban_sample(path: Path) -> RawData:
+def load_douban_sample(path: Path, on_bad_rows: str = "error") -> RawData:
     """Read the Douban sample from its folder or from ``douban_sample.csv`` itself.
 
     ``interactions`` has int64 ids, ``rating`` 0.0 or 1.0, ``timestamp`` 0 for
@@ -46,12 +47,18 @@ def load_douban_sample(path: Path) -> RawData:
     (Chinese place names, <NA> where empty), ``join_time`` (a YYYY-MM-DD
     string) and ``time_bin`` (int64).
 
-    Raises DataError for a missing file, a wrong header or a wrong field
-    count. It is also raised for a non-integer id or time_bin, a rating other
-    than 0 or 1, an empty domain, an item listed under two domains, and a user
-    whose user columns differ between rows. The error names the file and the
-    1-based line.
+    Raises DataError for a missing file, a file that is not UTF-8, a wrong
+    header or a wrong field count. It is also raised for a non-integer id or
+    time_bin, a rating other than 0 or 1, an empty domain, an item listed
+    under two domains, and a user whose user columns differ between rows. The
+    error names the file and the 1-based line.
+
+    With ``on_bad_rows="skip"`` a row with a wrong field count, a bad number
+    or rating or an empty domain is dropped and counted instead. An item under
+    two domains and a user with differing user columns still raise, because
+    the file cannot tell which row is right (see graphrec.data.bad_rows).
     """
+    check_on_bad_rows(on_bad_rows)
     path = Path(path).expanduser()
     csv_path = path / DOUBAN_FILE if path.is_dir() else path
     if not csv_path.is_file():
@@ -59,7 +66,7 @@ def load_douban_sample(path: Path) -> RawData:
             f"Douban sample not found: expected {DOUBAN_FILE}, or a folder that contains it", path=csv_path
         )
 
-    rows, lines = _read_rows(csv_path)
+    rows, lines = _read_rows(csv_path, BadRows(csv_path, on_bad_rows))
     frame = pd.DataFrame(rows, columns=DOUBAN_COLUMNS)
     frame = frame.astype({"user_id": "int64", "item_id": "int64", "time_bin": "int64"})
     line_of = np.array(lines)
@@ -100,47 +107,60 @@ def load_douban_sample(path: Path) -> RawData:
     )
 
 
-def _read_rows(path: Path) -> tuple[list[list[str]], list[int]]:
-    """Return the checked data rows and the 1-based line of each."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"invalid UTF-8 at byte offset {err.start}. The sample is UTF-8 text.", path=path) from err
-
+def _read_rows(path: Path, bad: BadRows) -> tuple[list[list[str]], list[int]]:
+    """Return the checked data rows and the 1-based line of each. Bad rows go to ``bad``."""
+    text = decode_utf8(path.read_bytes(), path)
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows: list[list[str]] = []
-    lines: list[int] = []
     try:
         header = next(reader, None)
-        if header != DOUBAN_COLUMNS:
-            raise DataError(f"expected the header {','.join(DOUBAN_COLUMNS)}, got {header}", path=path, line=1)
-        for fields in reader:
-            _check_row(fields, path, reader.line_num)
-            rows.append(fields)
-            lines.append(reader.line_num)
     except csv.Error as err:
-        raise DataError(f"malformed CSV: {err}", path=path, line=reader.line_num) from err
+        raise DataError(f"malformed CSV header: {err}", path=path, line=reader.line_num) from err
+    if header != DOUBAN_COLUMNS:
+        raise DataError(f"expected the header {','.join(DOUBAN_COLUMNS)}, got {header}", path=path, line=1)
 
-    if not rows:
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            # The reader starts afresh at the next line, so the rows after this one are still read.
+            bad.report(reader.line_num, f"malformed CSV: {err}")
+            continue
+        try:
+            _check_row(fields)
+        except RowError as err:
+            bad.report(reader.line_num, str(err))
+            continue
+        rows.append(fields)
+        lines.append(reader.line_num)
+
+    if not rows and not bad.count:
         raise DataError("the file has no interactions", path=path)
+    bad.finish(len(rows) + bad.count, len(rows))
     logger.info("read %s: %d rows", path, len(rows))
     return rows, lines
 
 
-def _check_row(fields: list[str], path: Path, line: int) -> None:
+def _check_row(fields: list[str]) -> None:
+    """Raise RowError unless ``fields`` is a well-formed data row."""
     if len(fields) != len(DOUBAN_COLUMNS):
-        problem = "blank line" if not fields else f"got {len(fields)} fields"
-        raise DataError(f"{problem}, expected {len(DOUBAN_COLUMNS)} comma-separated fields", path=path, line=line)
+        if not fields:
+            raise RowError(f"blank line, expected {len(DOUBAN_COLUMNS)} comma-separated fields")
+        raise RowError(
+            f"got {len(fields)} fields, expected {len(DOUBAN_COLUMNS)} comma-separated fields: "
+            f"{shorten(','.join(fields))}"
+        )
     user_id, item_id, rating, domain, _, _, time_bin = fields
     for column, value in (("user_id", user_id), ("item_id", item_id), ("time_bin", time_bin)):
         if not _INTEGER.fullmatch(value) or len(value) > 18:
-            raise DataError(f"invalid {column} {value!r}, expected a non-negative integer", path=path, line=line)
+            raise RowError(f"invalid {column} {shorten(value)}, expected a non-negative integer")
     if rating not in ("0", "1"):
-        raise DataError(
-            f"invalid rating {rating!r}, expected 0 or 1 because the sample's ratings are binary", path=path, line=line
-        )
+        raise RowError(f"invalid rating {shorten(rating)}, expected 0 or 1 because the sample's ratings are binary")
     if not domain.strip():
-        raise DataError("empty domain", path=path, line=line)
+        raise RowError(f"empty domain {domain!r}, expected the scenario name (book, movie or music)")
 
 
 def _per_entity(

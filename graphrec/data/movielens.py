@@ -13,12 +13,14 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
+from graphrec.data.bad_rows import BadRows, check_on_bad_rows
 from graphrec.data.download import ML_100K, ArchiveSpec, ensure_dataset
 from graphrec.data.tables import RawData
 from graphrec.errors import DataError
@@ -194,7 +196,7 @@ class _Ml100kFiles:
             self.handle.close()
 
 
-def load_ml100k(path: Path) -> RawData:
+def load_ml100k(path: Path, on_bad_rows: str = "error") -> RawData:
     """Read MovieLens 100K from the ml-100k folder or from ml-100k.zip.
 
     A zip is read in place, without extracting it. Ids are the raw int64 ids
@@ -208,7 +210,7 @@ def load_ml100k(path: Path) -> RawData:
     around a number are ignored, and text fields are kept as they are.
 
     Raises DataError for each problem below. The error names the file and,
-    for a problem in one line, the 1-based line. No line is skipped.
+    for a problem in one line, the 1-based line.
 
     - a missing, empty or unreadable file, or a damaged zip
     - a NUL byte, a UTF-16 file, a blank line or a wrong field count
@@ -217,65 +219,97 @@ def load_ml100k(path: Path) -> RawData:
       genre flag other than 0 or 1
     - a duplicate item or user id
     - a rating of an item or user that u.item or u.user does not list
+
+    With ``on_bad_rows="skip"`` the problems of one line are not raised:
+    a blank line, a wrong field count, a bad value (the third and fourth
+    items above) and a rating of an unlisted item or user. Such a line is
+    dropped and the count is logged. The other problems still raise (see
+    graphrec.data.bad_rows).
     """
     path = Path(path).expanduser()
+    check_on_bad_rows(on_bad_rows)
     files = _Ml100kFiles(path)
     try:
-        interactions = _read_table(files, "u.data", "\t", _RATING_COLUMNS)
-        items = _read_table(files, "u.item", "|", _ITEM_COLUMNS)
-        users = _read_table(files, "u.user", "|", _USER_COLUMNS)
+        interactions = _read_table(files, "u.data", "\t", _RATING_COLUMNS, on_bad_rows)
+        items = _read_table(files, "u.item", "|", _ITEM_COLUMNS, on_bad_rows)
+        users = _read_table(files, "u.user", "|", _USER_COLUMNS, on_bad_rows)
     finally:
         files.close()
 
-    _check_genre_flags(items, files.location("u.item"))
-    _check_unique(items, "item_id", files.location("u.item"))
-    _check_unique(users, "user_id", files.location("u.user"))
-    _check_known_ids(interactions, "item_id", items, files.location("u.data"), "u.item")
-    _check_known_ids(interactions, "user_id", users, files.location("u.data"), "u.user")
+    items.keep(_good_genre_flags(items))
+    _check_unique(items, "item_id")
+    _check_unique(users, "user_id")
+    interactions.keep(_known_ids(interactions, "item_id", items, "u.item"))
+    interactions.keep(_known_ids(interactions, "user_id", users, "u.user"))
+    for table in (interactions, items, users):
+        table.bad.finish(table.lines_read, len(table.frame))
 
     logger.info(
         "read ml-100k from %s: %d ratings, %d items, %d users",
         path,
-        len(interactions),
-        len(items),
-        len(users),
+        len(interactions.frame),
+        len(items.frame),
+        len(users.frame),
     )
     return RawData(
         name="ml-100k",
-        interactions=interactions,
-        items=_build_items(items),
-        users=users,
+        interactions=interactions.frame,
+        items=_build_items(items.frame),
+        users=users.frame,
         genres=list(ML100K_GENRES),
         source_files=files.source_files(),
     )
 
 
-def _read_table(files: _Ml100kFiles, filename: str, sep: str, columns: dict[str, str]) -> pd.DataFrame:
+@dataclass
+class _Table:
+    """One parsed ml-100k file: its rows, the 1-based line of each row and the rows skipped so far."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    bad: BadRows
+    lines_read: int
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop the rows where ``mask`` is False."""
+        if not mask.all():
+            self.frame = self.frame[mask].reset_index(drop=True)
+            self.lines = self.lines[mask]
+
+
+def _read_table(files: _Ml100kFiles, filename: str, sep: str, columns: dict[str, str], on_bad_rows: str) -> _Table:
     """Parse one file into a DataFrame with the given column names and dtypes.
 
-    Every line becomes one row, so row ``i`` comes from line ``i + 1``.
+    Every line is one row. A bad line raises DataError, or is dropped and
+    recorded when ``on_bad_rows`` is "skip".
     """
     location = files.location(filename)
+    bad = BadRows(location, on_bad_rows)
     text = _decode(files.read(filename), location)
-    rows = _split_lines(text, sep, len(columns), location)
+    rows, lines = _split_lines(text, sep, len(columns), location, bad)
+    lines_read = len(lines) + bad.count
+    if not rows:
+        bad.finish(lines_read, 0)
 
     parsed = {}
     problems = []
     for index, (column, dtype) in enumerate(columns.items()):
         values = [fields[index] for fields in rows]
         if dtype == "int64":
-            parsed[column], problem = _parse_integers(values, column)
+            parsed[column], column_problems = _parse_integers(values, column)
         elif dtype == "float64":
-            parsed[column], problem = _parse_ratings(values, column)
+            parsed[column], column_problems = _parse_ratings(values, column)
         else:
-            parsed[column], problem = pd.Series(values, dtype=dtype), None
-        if problem is not None:
-            problems.append(problem)
+            parsed[column], column_problems = pd.Series(values, dtype=dtype), []
+        problems.extend(column_problems)
 
+    table = _Table(pd.DataFrame(parsed), lines, bad, lines_read)
     if problems:
-        row, message = min(problems)
-        raise DataError(message, path=location, line=row + 1)
-    return pd.DataFrame(parsed)
+        # Under "error" the first report raises, so report the first bad row first.
+        for row, message in sorted(problems):
+            bad.report(int(lines[row]), message)
+        table.keep(bad.kept(lines))
+    return table
 
 
 def _decode(data: bytes, location: Path) -> str:
@@ -312,8 +346,13 @@ def _decode(data: bytes, location: Path) -> str:
         return data.decode("latin-1")
 
 
-def _split_lines(text: str, sep: str, expected: int, location: Path) -> list[list[str]]:
-    """Split ``text`` into lines of ``expected`` fields, raising DataError at the first bad line."""
+def _split_lines(
+    text: str, sep: str, expected: int, location: Path, bad: BadRows
+) -> tuple[list[list[str]], np.ndarray]:
+    """Split ``text`` into lines of ``expected`` fields, and return them with their 1-based line numbers.
+
+    A line with another field count goes to ``bad``, so it raises or is left out.
+    """
     text = text.replace("\r\n", "\n")
     lone_cr = text.find("\r")
     if lone_cr >= 0:
@@ -332,29 +371,26 @@ def _split_lines(text: str, sep: str, expected: int, location: Path) -> list[lis
         raise DataError(f"the file is empty, expected lines of {expected} fields separated by {sep!r}", path=location)
 
     rows = [line.split(sep) for line in lines]
-    if set(map(len, rows)) != {expected}:
-        _raise_first_bad_field_count(lines, sep, expected, location)
-    return rows
+    if set(map(len, rows)) == {expected}:
+        return rows, np.arange(1, len(rows) + 1, dtype=np.int64)
+
+    kept_rows = []
+    kept_lines = []
+    for number, (line, fields) in enumerate(zip(lines, rows), start=1):
+        if len(fields) == expected:
+            kept_rows.append(fields)
+            kept_lines.append(number)
+        elif not line.strip():
+            bad.report(number, f"blank line, expected {expected} fields separated by {sep!r}")
+        else:
+            bad.report(number, f"expected {expected} fields separated by {sep!r}, got {len(fields)}: {_shorten(line)}")
+    return kept_rows, np.array(kept_lines, dtype=np.int64)
 
 
-def _raise_first_bad_field_count(lines: list[str], sep: str, expected: int, location: Path) -> None:
-    for number, line in enumerate(lines, start=1):
-        count = line.count(sep) + 1
-        if count == expected:
-            continue
-        if not line.strip():
-            raise DataError(f"blank line, expected {expected} fields separated by {sep!r}", path=location, line=number)
-        raise DataError(
-            f"expected {expected} fields separated by {sep!r}, got {count}",
-            path=location,
-            line=number,
-        )
+def _parse_integers(values: list[str], column: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Convert ``values`` to int64, and list each bad row as (row, message).
 
-
-def _parse_integers(values: list[str], column: str) -> tuple[np.ndarray | None, tuple[int, str] | None]:
-    """Convert ``values`` to int64, or return the first bad row and a message instead.
-
-    Returns ``(array, None)`` on success and ``(None, (row, message))`` otherwise.
+    A bad row gets the placeholder 0 in the array.
     """
     minimum = _MINIMUM.get(column, _INT64_MIN)
 
@@ -366,32 +402,38 @@ def _parse_integers(values: list[str], column: str) -> tuple[np.ndarray | None, 
         except ValueError:
             numbers = None
         if numbers is not None and numbers.min() >= minimum:
-            return numbers, None
+            return numbers, []
 
     return _parse_integers_one_by_one(values, column, minimum)
 
 
 def _parse_integers_one_by_one(
     values: list[str], column: str, minimum: int
-) -> tuple[np.ndarray | None, tuple[int, str] | None]:
-    numbers = []
+) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    numbers = np.zeros(len(values), dtype=np.int64)
+    problems = []
     for row, value in enumerate(values):
         if not _INTEGER.fullmatch(value):
-            return None, (row, f"invalid {column} {_shorten(value)}, expected an integer")
+            problems.append((row, f"invalid {column} {_shorten(value)}, expected an integer"))
+            continue
         # The digit count is checked first because int() rejects strings of
         # more than 4300 digits (the default limit since Python 3.11) with a ValueError.
         digits = value.strip(" ").lstrip("+-").lstrip("0")
         number = int(value) if len(digits) <= 19 else None
         if number is None or not _INT64_MIN <= number <= _INT64_MAX:
-            return None, (row, f"{column} {_shorten(value.strip(' '))} does not fit in a 64-bit integer")
-        if number < minimum:
-            return None, (row, f"invalid {column} {number}, expected an integer of at least {minimum}")
-        numbers.append(number)
-    return np.array(numbers, dtype=np.int64), None
+            problems.append((row, f"{column} {_shorten(value.strip(' '))} does not fit in a 64-bit integer"))
+        elif number < minimum:
+            problems.append((row, f"invalid {column} {number}, expected an integer of at least {minimum}"))
+        else:
+            numbers[row] = number
+    return numbers, problems
 
 
-def _parse_ratings(values: list[str], column: str) -> tuple[np.ndarray | None, tuple[int, str] | None]:
-    """Convert ``values`` to float64 ratings in 1..5, or return the first bad row and a message instead."""
+def _parse_ratings(values: list[str], column: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Convert ``values`` to float64 ratings in 1..5, and list each bad row as (row, message).
+
+    A bad row gets the placeholder NaN in the array.
+    """
     # Fast path for well-formed columns. With only these characters, float()
     # accepts exactly what _DECIMAL matches.
     if _DECIMAL_CHARACTERS.issuperset("".join(values)):
@@ -400,16 +442,21 @@ def _parse_ratings(values: list[str], column: str) -> tuple[np.ndarray | None, t
         except ValueError:
             numbers = None
         if numbers is not None and ((numbers >= 1) & (numbers <= 5)).all():
-            return numbers, None
+            return numbers, []
 
+    numbers = np.full(len(values), np.nan)
+    problems = []
     for row, value in enumerate(values):
         # The pattern rejects "nan", "inf" and "1_0", which float() would accept.
         if not _DECIMAL.fullmatch(value):
-            return None, (row, f"invalid {column} {_shorten(value)}, expected a number")
+            problems.append((row, f"invalid {column} {_shorten(value)}, expected a number"))
+            continue
         number = float(value)
-        if not 1 <= number <= 5:
-            return None, (row, f"{column} {number:g} is outside 1..5")
-    raise AssertionError("the fast path rejected ratings that the checks one by one accept")
+        if 1 <= number <= 5:
+            numbers[row] = number
+        else:
+            problems.append((row, f"{column} {number:g} is outside 1..5"))
+    return numbers, problems
 
 
 def _shorten(value: str) -> str:
@@ -419,39 +466,45 @@ def _shorten(value: str) -> str:
     return repr(value)
 
 
-def _check_genre_flags(items: pd.DataFrame, location: Path) -> None:
-    flags = items[_genre_columns()].to_numpy()
+def _good_genre_flags(items: _Table) -> np.ndarray:
+    """Report each u.item row with a genre flag other than 0 or 1, and return the mask of the other rows."""
+    flags = items.frame[_genre_columns()].to_numpy()
     bad_rows, bad_columns = np.nonzero((flags != 0) & (flags != 1))
-    if len(bad_rows):
-        row = int(bad_rows[0])
-        genre = ML100K_GENRES[bad_columns[0]]
-        value = flags[row, bad_columns[0]]
-        raise DataError(f"genre flag for {genre} is {value}, expected 0 or 1", path=location, line=row + 1)
+    for row, column in zip(bad_rows, bad_columns):
+        items.bad.report(
+            int(items.lines[row]), f"genre flag for {ML100K_GENRES[column]} is {flags[row, column]}, expected 0 or 1"
+        )
+    keep = np.ones(len(flags), dtype=bool)
+    keep[bad_rows] = False
+    return keep
 
 
-def _check_unique(table: pd.DataFrame, column: str, location: Path) -> None:
-    duplicated = table[column].duplicated()
+def _check_unique(table: _Table, column: str) -> None:
+    """Raise DataError at the first repeated id. A duplicate id is a file-level problem, so it is never skipped."""
+    ids = table.frame[column]
+    duplicated = ids.duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
-        value = table[column].iloc[row]
-        first = int(np.flatnonzero((table[column] == value).to_numpy())[0])
-        raise DataError(f"duplicate {column} {value}, first listed on line {first + 1}", path=location, line=row + 1)
-
-
-def _check_known_ids(
-    interactions: pd.DataFrame, column: str, table: pd.DataFrame, location: Path, table_file: str
-) -> None:
-    """Raise DataError at the first rating whose ``column`` value is missing from ``table``."""
-    unknown = ~interactions[column].isin(table[column])
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        value = interactions[column].iloc[row]
+        value = ids.iloc[row]
+        first = int(np.flatnonzero((ids == value).to_numpy())[0])
         raise DataError(
+            f"duplicate {column} {value}, first listed on line {table.lines[first]}",
+            path=table.bad.path,
+            line=int(table.lines[row]),
+        )
+
+
+def _known_ids(interactions: _Table, column: str, table: _Table, table_file: str) -> np.ndarray:
+    """Report each rating whose ``column`` value is missing from ``table``, and return the mask of the other rows."""
+    known = interactions.frame[column].isin(table.frame[column]).to_numpy()
+    for row in np.flatnonzero(~known):
+        value = interactions.frame[column].iloc[row]
+        interactions.bad.report(
+            int(interactions.lines[row]),
             f"{column} {value} is not listed in {table_file}. Use the u.data, u.item and u.user "
             "of the same ml-100k release.",
-            path=location,
-            line=row + 1,
         )
+    return known
 
 
 def _genre_columns() -> list[str]:
@@ -480,7 +533,7 @@ def _parse_year(title: str, release_date: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-Loader = Callable[[Path], RawData]
+Loader = Callable[[Path, str], RawData]
 
 # Release name -> (archive to fetch, loader for the extracted folder).
 _RELEASES: dict[str, tuple[ArchiveSpec, Loader]] = {
@@ -488,9 +541,10 @@ _RELEASES: dict[str, tuple[ArchiveSpec, Loader]] = {
 }
 
 
-def load_movielens(name: str, data_root: Path, download: bool = True) -> RawData:
+def load_movielens(name: str, data_root: Path, download: bool = True, on_bad_rows: str = "error") -> RawData:
     """Load the MovieLens release ``name`` from ``data_root``, downloading it if needed.
 
+    ``on_bad_rows`` ("error" or "skip") is passed to the release's loader.
     Raises DataError for an unknown name, and the errors of ensure_dataset and
     of the release's loader.
     """
@@ -498,6 +552,7 @@ def load_movielens(name: str, data_root: Path, download: bool = True) -> RawData
         known = ", ".join(sorted(_RELEASES))
         raise DataError(f"unknown MovieLens release {name!r}. Known releases: {known}.")
 
+    check_on_bad_rows(on_bad_rows)
     spec, loader = _RELEASES[name]
     folder = ensure_dataset(spec, Path(data_root).expanduser(), download)
-    return loader(folder)
+    return loader(folder, on_bad_rows)

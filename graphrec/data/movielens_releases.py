@@ -31,18 +31,19 @@ import http.client
 import io
 import itertools
 import logging
+import math
 import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import NoReturn
 from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 
+from graphrec.data.bad_rows import BadRows, RowError, check_on_bad_rows, reject_utf16
 from graphrec.data.download import (
     DOWNLOAD_TIMEOUT_S,
     ArchiveSpec,
@@ -277,7 +278,7 @@ def _verify_local_archive(spec: ArchiveSpec, archive: Path, download: bool) -> N
 # Loaders
 
 
-def load_ml1m(folder: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> RawData:
+def load_ml1m(folder: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, on_bad_rows: str = "error") -> RawData:
     """Read MovieLens 1M from its folder: ratings.dat, movies.dat and users.dat.
 
     ``users`` has ``user_id``, ``gender`` ("M" or "F"), ``age`` (the lower
@@ -285,44 +286,55 @@ def load_ml1m(folder: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> RawData:
     ``occupation`` (the name for the README's code 0..20) and ``zip_code``.
     Raises DataError for a missing file, a malformed line (with its 1-based
     number), a duplicate id, or a rating of a movie or user that movies.dat or
-    users.dat does not list.
+    users.dat does not list. With ``on_bad_rows="skip"`` a malformed line or
+    a rating of an unlisted movie or user is dropped and counted instead (see
+    graphrec.data.bad_rows).
     """
+    check_on_bad_rows(on_bad_rows)
     folder = Path(folder).expanduser()
     ratings_path = _require_file(folder, "ratings.dat", ML_1M)
     movies_path = _require_file(folder, "movies.dat", ML_1M)
     users_path = _require_file(folder, "users.dat", ML_1M)
 
-    interactions = _read_ratings(ratings_path, _DAT_RATINGS_1M, chunk_rows)
-    items = _read_dat_movies(movies_path)
-    users = _read_ml1m_users(users_path)
-    _check_known_ids(interactions, "item_id", items["item_id"], ratings_path, movies_path.name, header_lines=0)
-    _check_known_ids(interactions, "user_id", users["user_id"], ratings_path, users_path.name, header_lines=0)
+    ratings_bad = BadRows(ratings_path, on_bad_rows)
+    interactions = _read_ratings(ratings_path, _DAT_RATINGS_1M, chunk_rows, ratings_bad)
+    items = _read_dat_movies(movies_path, BadRows(movies_path, on_bad_rows))
+    users = _read_ml1m_users(users_path, BadRows(users_path, on_bad_rows))
+    interactions = _drop_unknown_ids(interactions, "item_id", items["item_id"], movies_path.name, ratings_bad, 1)
+    interactions = _drop_unknown_ids(interactions, "user_id", users["user_id"], users_path.name, ratings_bad, 1)
+    ratings_bad.finish(len(interactions) + ratings_bad.count, len(interactions))
 
     items["tags"] = pd.Series([()] * len(items), index=items.index, dtype=object)
     return _raw_data("ml-1m", interactions, items, users, [ratings_path, movies_path, users_path])
 
 
-def load_ml10m(folder: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> RawData:
+def load_ml10m(folder: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, on_bad_rows: str = "error") -> RawData:
     """Read MovieLens 10M from its folder (``ml-10M100K``): ratings.dat, movies.dat and tags.dat.
 
-    Ratings run from 0.5 to 5 in half stars. Raises DataError as load_ml1m
-    does. Tags are handled as in load_csv_release.
+    Ratings run from 0.5 to 5 in half stars. Raises DataError, or skips bad
+    rows, as load_ml1m does. Tags are handled as in load_csv_release.
     """
+    check_on_bad_rows(on_bad_rows)
     folder = Path(folder).expanduser()
     ratings_path = _require_file(folder, "ratings.dat", ML_10M)
     movies_path = _require_file(folder, "movies.dat", ML_10M)
     tags_path = _require_file(folder, "tags.dat", ML_10M)
 
-    interactions = _read_ratings(ratings_path, _DAT_RATINGS_10M, chunk_rows)
-    items = _read_dat_movies(movies_path)
-    _check_known_ids(interactions, "item_id", items["item_id"], ratings_path, movies_path.name, header_lines=0)
+    ratings_bad = BadRows(ratings_path, on_bad_rows)
+    interactions = _read_ratings(ratings_path, _DAT_RATINGS_10M, chunk_rows, ratings_bad)
+    items = _read_dat_movies(movies_path, BadRows(movies_path, on_bad_rows))
+    interactions = _drop_unknown_ids(interactions, "item_id", items["item_id"], movies_path.name, ratings_bad, 1)
+    ratings_bad.finish(len(interactions) + ratings_bad.count, len(interactions))
 
-    tags = _read_tags(tags_path, _iter_dat_tags(tags_path), items["item_id"])
+    tags_bad = BadRows(tags_path, on_bad_rows)
+    tags = _read_tags(tags_path, _iter_dat_tags(tags_path, tags_bad), items["item_id"], tags_bad)
     items["tags"] = _tags_column(items, tags)
     return _raw_data("ml-10m", interactions, items, None, [ratings_path, movies_path, tags_path])
 
 
-def load_csv_release(folder: Path, name: str, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> RawData:
+def load_csv_release(
+    folder: Path, name: str, chunk_rows: int = DEFAULT_CHUNK_ROWS, on_bad_rows: str = "error"
+) -> RawData:
     """Read a CSV release (ml-latest-small, ml-latest, ml-20m, ml-25m or ml-32m) from its folder.
 
     The folder must contain ratings.csv, movies.csv and tags.csv with the
@@ -330,24 +342,30 @@ def load_csv_release(folder: Path, name: str, chunk_rows: int = DEFAULT_CHUNK_RO
     surrounding spaces. A tag row with an empty tag or a movie that movies.csv
     does not list is dropped, and the drop is logged. Raises DataError for a
     missing file, a wrong header, a malformed line (with its 1-based number),
-    a duplicate movie id or a rating of an unlisted movie.
+    a duplicate movie id or a rating of an unlisted movie. With
+    ``on_bad_rows="skip"`` a malformed line or a rating of an unlisted movie
+    is dropped and counted instead (see graphrec.data.bad_rows).
     """
+    check_on_bad_rows(on_bad_rows)
     folder = Path(folder).expanduser()
     spec = RELEASES.get(name)
     ratings_path = _require_file(folder, "ratings.csv", spec)
     movies_path = _require_file(folder, "movies.csv", spec)
     tags_path = _require_file(folder, "tags.csv", spec)
 
-    interactions = _read_ratings(ratings_path, _CSV_RATINGS, chunk_rows)
-    items = _read_csv_movies(movies_path)
-    _check_known_ids(interactions, "item_id", items["item_id"], ratings_path, movies_path.name, header_lines=1)
+    ratings_bad = BadRows(ratings_path, on_bad_rows)
+    interactions = _read_ratings(ratings_path, _CSV_RATINGS, chunk_rows, ratings_bad)
+    items = _read_csv_movies(movies_path, BadRows(movies_path, on_bad_rows))
+    interactions = _drop_unknown_ids(interactions, "item_id", items["item_id"], movies_path.name, ratings_bad, 2)
+    ratings_bad.finish(len(interactions) + ratings_bad.count, len(interactions))
 
-    tags = _read_tags(tags_path, _iter_csv_tags(tags_path), items["item_id"])
+    tags_bad = BadRows(tags_path, on_bad_rows)
+    tags = _read_tags(tags_path, _iter_csv_tags(tags_path, tags_bad), items["item_id"], tags_bad)
     items["tags"] = _tags_column(items, tags)
     return _raw_data(name, interactions, items, None, [ratings_path, movies_path, tags_path])
 
 
-Loader = Callable[[Path, int], RawData]
+Loader = Callable[[Path, int, str], RawData]
 
 RELEASES: dict[str, ArchiveSpec] = {
     spec.name: spec for spec in (ML_1M, ML_10M, ML_20M, ML_25M, ML_32M, ML_LATEST_SMALL, ML_LATEST)
@@ -359,15 +377,25 @@ def _loader_for(name: str) -> Loader:
         return load_ml1m
     if name == "ml-10m":
         return load_ml10m
-    return lambda folder, chunk_rows: load_csv_release(folder, name, chunk_rows)
+    return lambda folder, chunk_rows, on_bad_rows: load_csv_release(folder, name, chunk_rows, on_bad_rows)
 
 
-def load_release(name: str, data_root: Path, download: bool = True, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> RawData:
-    """Load the release ``name`` (a key of RELEASES) from ``data_root``, downloading it if needed."""
+def load_release(
+    name: str,
+    data_root: Path,
+    download: bool = True,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_bad_rows: str = "error",
+) -> RawData:
+    """Load the release ``name`` (a key of RELEASES) from ``data_root``, downloading it if needed.
+
+    ``on_bad_rows`` is "error" or "skip", as graphrec.data.bad_rows describes.
+    """
     if name not in RELEASES:
         raise DataError(f"unknown MovieLens release {name!r}. Known releases: {', '.join(sorted(RELEASES))}.")
+    check_on_bad_rows(on_bad_rows)
     folder = ensure_release(RELEASES[name], Path(data_root), download)
-    return _loader_for(name)(folder, chunk_rows)
+    return _loader_for(name)(folder, chunk_rows, on_bad_rows)
 
 
 def _require_file(folder: Path, filename: str, spec: ArchiveSpec | None) -> Path:
@@ -397,13 +425,14 @@ def _raw_data(
 # Ratings, read in blocks
 
 
-def _read_ratings(path: Path, layout: _RatingsFormat, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> pd.DataFrame:
+def _read_ratings(path: Path, layout: _RatingsFormat, chunk_rows: int, bad: BadRows) -> pd.DataFrame:
     """Parse a ratings file into user_id, item_id, rating and timestamp, ``chunk_rows`` lines at a time.
 
     A first pass counts the lines so that the result is allocated once. The
-    result does not depend on ``chunk_rows``. Raises DataError at the first
-    line with a wrong field count, a value that is not a number, an id below
-    1, a negative timestamp or a rating outside the format's range.
+    result does not depend on ``chunk_rows``. A line with a wrong field count,
+    a value that is not a number, an id below 1, a negative timestamp or a
+    rating outside the format's range goes to ``bad``, which raises DataError
+    or skips the line. The caller calls ``bad.finish``.
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
@@ -416,22 +445,26 @@ def _read_ratings(path: Path, layout: _RatingsFormat, chunk_rows: int = DEFAULT_
     # The final arrays are allocated once and filled block by block, so no
     # column is ever held twice.
     columns = {name: np.empty(total, dtype=_RATING_DTYPES[name]) for name in RATING_COLUMNS}
+    lines_read = 0
     rows = 0
     with open(path, "rb") as file:
         if layout.header is not None:
             _check_header(file.readline(), layout.header, path)
         for lines in iter(lambda: list(itertools.islice(file, chunk_rows)), []):
-            if rows + len(lines) > total:
+            if lines_read + len(lines) > total:
                 raise DataError("the file grew while it was read. Read it again once it is complete.", path=path)
-            block = _parse_rating_block(b"".join(lines), len(lines), header_lines + rows + 1, layout, path)
+            block = _parse_rating_block(b"".join(lines), len(lines), header_lines + lines_read + 1, layout, bad)
             for name in RATING_COLUMNS:
-                columns[name][rows : rows + len(lines)] = block[name].to_numpy()
-            rows += len(lines)
+                columns[name][rows : rows + len(block)] = block[name].to_numpy()
+            rows += len(block)
+            lines_read += len(lines)
 
-    if rows != total:
+    if lines_read != total:
         raise DataError("the file shrank while it was read. Read it again once it is complete.", path=path)
-    logger.info("read %s: %d rows", path, rows)
-    return pd.DataFrame(columns, copy=False)
+    logger.info("read %s: %d rows", path, lines_read)
+    if rows == 0:
+        bad.finish(lines_read, 0)
+    return pd.DataFrame({name: values[:rows] for name, values in columns.items()}, copy=False)
 
 
 def _count_lines(path: Path) -> int:
@@ -446,24 +479,35 @@ def _count_lines(path: Path) -> int:
 
 
 def _parse_rating_block(
-    block: bytes, line_count: int, first_line: int, layout: _RatingsFormat, path: Path
+    block: bytes, line_count: int, first_line: int, layout: _RatingsFormat, bad: BadRows
 ) -> pd.DataFrame:
-    """Parse ``line_count`` lines that start at line ``first_line`` with pandas' C parser.
+    """Parse ``line_count`` lines that start at line ``first_line``, and return the good ones.
 
-    Any sign of a malformed line sends the block to _raise_block_error, which
-    finds the line. Each line has 3 separators, and a short line leaves a NaN
-    that the dtype or range checks catch, so a line cannot lose or gain a
-    field unnoticed.
+    pandas' C parser reads a well-formed block. A block it rejects, or with a
+    value out of range, is parsed again line by line, which reports each bad
+    line to ``bad``.
     """
-    separators = block.count(layout.separator)
+    reject_utf16(block, bad.path, first_line)
+    frame = _parse_block_with_pandas(block, line_count, layout)
+    if frame is not None and _all_in_range(frame, layout):
+        return frame
+    return _parse_block_by_line(block, first_line, layout, bad)
+
+
+def _parse_block_with_pandas(block: bytes, line_count: int, layout: _RatingsFormat) -> pd.DataFrame | None:
+    """Parse a block with pandas, or return None at any sign of a malformed line.
+
+    Each line has 3 separators, and a short line leaves a NaN that the dtype
+    or range checks catch, so a line cannot lose or gain a field unnoticed.
+    """
     data = block
     if layout.separator != b",":
         # pandas' C parser takes single-character separators only.
         if b"," in block:
-            _raise_block_error(block, first_line, layout, path, "unexpected ','")
+            return None
         data = block.replace(layout.separator, b",")
-    if separators != 3 * line_count:
-        _raise_block_error(block, first_line, layout, path, "wrong field count")
+    if block.count(layout.separator) != 3 * line_count:
+        return None
 
     try:
         frame = pd.read_csv(
@@ -477,75 +521,88 @@ def _parse_rating_block(
             index_col=False,
             engine="c",
         )
-    except (ValueError, OverflowError, pd.errors.ParserError) as err:
-        _raise_block_error(block, first_line, layout, path, str(err))
-    if len(frame) != line_count:
-        _raise_block_error(block, first_line, layout, path, f"{len(frame)} rows in {line_count} lines")
-
-    problem = _first_out_of_range(frame, layout)
-    if problem is not None:
-        row, message = problem
-        raise DataError(message, path=path, line=first_line + row)
-    return frame
+    except (ValueError, OverflowError, pd.errors.ParserError):
+        return None
+    return frame if len(frame) == line_count else None
 
 
-def _first_out_of_range(frame: pd.DataFrame, layout: _RatingsFormat) -> tuple[int, str] | None:
-    """Return (row, message) for the first value outside its allowed range, or None."""
+def _all_in_range(frame: pd.DataFrame, layout: _RatingsFormat) -> bool:
+    """Return whether every id is at least 1, every timestamp at least 0 and every rating in the format's range."""
     rating = frame["rating"].to_numpy()
-    checks = [
-        ("user_id", frame["user_id"].to_numpy() < 1, "expected an id of at least 1"),
-        ("item_id", frame["item_id"].to_numpy() < 1, "expected an id of at least 1"),
-        # The negated comparison is also true for NaN.
-        (
-            "rating",
-            ~((rating >= layout.min_rating) & (rating <= layout.max_rating)),
-            f"expected {layout.min_rating:g} to {layout.max_rating:g}",
-        ),
-        ("timestamp", frame["timestamp"].to_numpy() < 0, "expected Unix seconds of at least 0"),
-    ]
-    first = None
-    for column, bad, expected in checks:
-        rows = np.flatnonzero(bad)
-        if len(rows) and (first is None or rows[0] < first[0]):
-            value = frame[column].iloc[rows[0]]
-            first = (int(rows[0]), f"invalid {column} {value:g}, {expected}")
-    return first
+    # The comparison is False for NaN, so a NaN rating is out of range.
+    return bool(
+        (frame["user_id"].to_numpy() >= 1).all()
+        and (frame["item_id"].to_numpy() >= 1).all()
+        and ((rating >= layout.min_rating) & (rating <= layout.max_rating)).all()
+        and (frame["timestamp"].to_numpy() >= 0).all()
+    )
 
 
-def _raise_block_error(block: bytes, first_line: int, layout: _RatingsFormat, path: Path, cause: str) -> NoReturn:
-    """Raise DataError at the first malformed line of ``block``, checking it line by line."""
+def _parse_block_by_line(block: bytes, first_line: int, layout: _RatingsFormat, bad: BadRows) -> pd.DataFrame:
+    """Parse a block one line at a time, reporting each bad line to ``bad``."""
     separator = layout.separator.decode("ascii")
     lines = block.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
+    values: dict[str, list] = {name: [] for name in RATING_COLUMNS}
     for offset, raw in enumerate(lines):
-        number = first_line + offset
         text = raw.decode("latin-1")
         text = text[:-1] if text.endswith("\r") else text
-        if "\r" in text:
-            raise DataError(
-                "carriage return (\\r) inside a line. Convert the file to LF or CRLF line endings.",
-                path=path,
-                line=number,
-            )
-        if not text.strip():
-            raise DataError(f"blank line, expected 4 fields separated by {separator!r}", path=path, line=number)
-        fields = text.split(separator)
-        if len(fields) != 4:
-            raise DataError(f"expected 4 fields separated by {separator!r}, got {len(fields)}", path=path, line=number)
-        for column, value in zip(RATING_COLUMNS, fields):
-            pattern = _DECIMAL if column == "rating" else _INTEGER
-            if not pattern.fullmatch(value):
-                kind = "a number" if column == "rating" else "an integer"
-                raise DataError(f"invalid {column} {_shorten(value)}, expected {kind}", path=path, line=number)
-            digits = value.strip(" +-").lstrip("0")
-            if column != "rating" and (len(digits) > 19 or abs(int(value)) >= 2**63):
-                raise DataError(f"{column} {value.strip()} does not fit in a 64-bit integer", path=path, line=number)
-    last = first_line + len(lines) - 1
-    raise DataError(f"could not parse lines {first_line} to {last}: {cause}", path=path)
+        try:
+            parsed = _parse_rating_line(text, separator, layout)
+        except RowError as err:
+            bad.report(first_line + offset, str(err))
+            continue
+        for name, value in zip(RATING_COLUMNS, parsed):
+            values[name].append(value)
+    return pd.DataFrame({name: np.array(values[name], dtype=_RATING_DTYPES[name]) for name in RATING_COLUMNS})
+
+
+def _parse_rating_line(text: str, separator: str, layout: _RatingsFormat) -> tuple[int, int, float, int]:
+    """Parse one ratings line into (user_id, item_id, rating, timestamp), or raise RowError."""
+    if "\r" in text:
+        raise RowError("carriage return (\\r) inside a line. Convert the file to LF or CRLF line endings.")
+    if not text.strip():
+        raise RowError(f"blank line, expected 4 fields separated by {separator!r}")
+    fields = text.split(separator)
+    if len(fields) != 4:
+        raise RowError(f"expected 4 fields separated by {separator!r}, got {len(fields)}: {_shorten(text)}")
+
+    expected_range = f"expected {layout.min_rating:g} to {layout.max_rating:g}"
+    for column, value in zip(RATING_COLUMNS, fields):
+        pattern = _DECIMAL if column == "rating" else _INTEGER
+        if not pattern.fullmatch(value):
+            if column == "rating" and _is_nan_or_infinity(value):
+                raise RowError(f"invalid rating {float(value):g}, {expected_range}")
+            kind = "a number" if column == "rating" else "an integer"
+            raise RowError(f"invalid {column} {_shorten(value)}, expected {kind}")
+        digits = value.strip(" +-").lstrip("0")
+        if column != "rating" and (len(digits) > 19 or abs(int(value)) >= 2**63):
+            raise RowError(f"{column} {value.strip()} does not fit in a 64-bit integer")
+
+    user_id, item_id, timestamp = int(fields[0]), int(fields[1]), int(fields[3])
+    rating = float(fields[2])
+    if user_id < 1:
+        raise RowError(f"invalid user_id {user_id}, expected an id of at least 1")
+    if item_id < 1:
+        raise RowError(f"invalid item_id {item_id}, expected an id of at least 1")
+    if not layout.min_rating <= rating <= layout.max_rating:
+        raise RowError(f"invalid rating {rating:g}, {expected_range}")
+    if timestamp < 0:
+        raise RowError(f"invalid timestamp {timestamp}, expected Unix seconds of at least 0")
+    return user_id, item_id, rating, timestamp
+
+
+def _is_nan_or_infinity(text: str) -> bool:
+    """Return whether float() reads ``text`` as NaN or an infinity ("nan", "inf", "-Infinity")."""
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _check_header(raw: bytes, expected: list[str], path: Path) -> None:
+    reject_utf16(raw, path)
     text = raw.decode("utf-8-sig", errors="replace").rstrip("\r\n")
     if text.split(",") != expected:
         raise DataError(
@@ -556,18 +613,25 @@ def _check_header(raw: bytes, expected: list[str], path: Path) -> None:
         )
 
 
-def _check_known_ids(
-    interactions: pd.DataFrame, column: str, known: pd.Series, path: Path, table_file: str, header_lines: int
-) -> None:
-    unknown = ~interactions[column].isin(known)
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(
-            f"{column} {interactions[column].iloc[row]} is not listed in {table_file}. "
-            "Use the files of one release together.",
-            path=path,
-            line=header_lines + row + 1,
+def _drop_unknown_ids(
+    interactions: pd.DataFrame, column: str, known: pd.Series, table_file: str, bad: BadRows, first_line: int
+) -> pd.DataFrame:
+    """Report each rating whose ``column`` value is not in ``known`` to ``bad``, and return the other ratings.
+
+    Row 0 of the ratings file is on line ``first_line``.
+    """
+    unknown = ~interactions[column].isin(known).to_numpy()
+    if not unknown.any():
+        return interactions
+    rows = np.flatnonzero(unknown)
+    # The lines are found before any is reported, because each report shifts the later rows.
+    lines = bad.lines_of_kept_rows(rows, first_line)
+    values = interactions[column].to_numpy()[rows]
+    for line, value in zip(lines, values):
+        bad.report(
+            int(line), f"{column} {value} is not listed in {table_file}. Use the files of one release together."
         )
+    return interactions[~unknown].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------
@@ -577,6 +641,7 @@ def _check_known_ids(
 def _read_text(path: Path, utf8_only: bool) -> str:
     """Decode a file as UTF-8, or as latin-1 (the encoding of ml-1m) when it is not valid UTF-8 and that is allowed."""
     data = path.read_bytes()
+    reject_utf16(data, path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -590,8 +655,8 @@ def _read_text(path: Path, utf8_only: bool) -> str:
         return data.decode("latin-1")
 
 
-def _dat_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line) for each line of a '::' file, raising DataError at a blank line."""
+def _dat_lines(path: Path, bad: BadRows) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line) for each line of a '::' file, reporting blank lines to ``bad``."""
     text = _read_text(path, utf8_only=False)
     lines = text.split("\n")
     if lines[-1] == "":
@@ -601,51 +666,79 @@ def _dat_lines(path: Path) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(lines, start=1):
         line = line[:-1] if line.endswith("\r") else line
         if not line.strip():
-            raise DataError("blank line", path=path, line=number)
+            bad.report(number, "blank line")
+            continue
         yield number, line
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Yield (1-based line number, fields) for each data row of a GroupLens CSV file, after checking its header."""
+def _csv_rows(path: Path, bad: BadRows) -> Iterator[tuple[int, list[str]]]:
+    """Yield (1-based line number, fields) for each data row of a GroupLens CSV file, after checking its header.
+
+    A row with a wrong field count or broken quoting goes to ``bad``. For a
+    quoted field that spans lines, the number is the row's last line.
+    """
     reader = csv.reader(io.StringIO(_read_text(path, utf8_only=True), newline=""))
     expected = _CSV_HEADERS[path.name]
     try:
         header = next(reader, None)
-        if header != expected:
-            found = ",".join(header) if header is not None else "an empty file"
-            raise DataError(f"expected the header {','.join(expected)}, got {_shorten(found)}", path=path, line=1)
-        for fields in reader:
-            if len(fields) != len(expected):
-                problem = "blank line" if not fields else f"expected {len(expected)} fields, got {len(fields)}"
-                raise DataError(problem, path=path, line=reader.line_num)
-            yield reader.line_num, fields
     except csv.Error as err:
-        raise DataError(f"malformed CSV: {err}", path=path, line=reader.line_num) from err
+        raise DataError(f"malformed CSV header: {err}", path=path, line=reader.line_num) from err
+    if header != expected:
+        found = ",".join(header) if header is not None else "an empty file"
+        raise DataError(f"expected the header {','.join(expected)}, got {_shorten(found)}", path=path, line=1)
+
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            # The reader starts afresh at the next line, so the rows after this one are still read.
+            bad.report(reader.line_num, f"malformed CSV: {err}")
+            continue
+        if not fields:
+            bad.report(reader.line_num, "blank line")
+        elif len(fields) != len(expected):
+            line = ",".join(fields)
+            bad.report(reader.line_num, f"expected {len(expected)} fields, got {len(fields)}: {_shorten(line)}")
+        else:
+            yield reader.line_num, fields
 
 
-def _read_dat_movies(path: Path) -> pd.DataFrame:
+def _read_dat_movies(path: Path, bad: BadRows) -> pd.DataFrame:
     """Parse movies.dat lines ``MovieID::Title::Genres``. A title may itself contain ':'."""
     rows = []
-    for number, line in _dat_lines(path):
+    for number, line in _dat_lines(path, bad):
         movie_id, separator, rest = line.partition("::")
         title, separator2, genres = rest.rpartition("::")
-        if not separator or not separator2:
-            raise DataError("expected 3 fields separated by '::' (MovieID::Title::Genres)", path=path, line=number)
-        rows.append((number, _parse_id(movie_id, "movie id", path, number), title, genres))
+        try:
+            if not separator or not separator2:
+                raise RowError(f"expected 3 fields separated by '::' (MovieID::Title::Genres): {_shorten(line)}")
+            rows.append((number, _parse_id(movie_id, "movie id"), title, genres))
+        except RowError as err:
+            bad.report(number, str(err))
+    bad.finish(len(rows) + bad.count, len(rows))
     return _build_items(rows, path)
 
 
-def _read_csv_movies(path: Path) -> pd.DataFrame:
+def _read_csv_movies(path: Path, bad: BadRows) -> pd.DataFrame:
     rows = []
-    for number, (movie_id, title, genres) in _csv_rows(path):
-        rows.append((number, _parse_id(movie_id, "movieId", path, number), title, genres))
+    for number, (movie_id, title, genres) in _csv_rows(path, bad):
+        try:
+            rows.append((number, _parse_id(movie_id, "movieId"), title, genres))
+        except RowError as err:
+            bad.report(number, str(err))
+    bad.finish(len(rows) + bad.count, len(rows))
     if not rows:
         raise DataError("the file has no movies", path=path)
     return _build_items(rows, path)
 
 
 def _build_items(rows: list[tuple[int, int, str, str]], path: Path) -> pd.DataFrame:
-    """Turn (line, id, title, genres) rows into item_id, title, year and genres, rejecting duplicate ids."""
+    """Turn (line, id, title, genres) rows into item_id, title, year and genres, rejecting duplicate ids.
+
+    A duplicate id raises DataError under both on_bad_rows policies.
+    """
     first_line: dict[int, int] = {}
     for number, movie_id, _, _ in rows:
         if movie_id in first_line:
@@ -679,63 +772,89 @@ def split_genres(genres: str) -> tuple[str, ...]:
     return tuple(genres.split("|"))
 
 
-def _read_ml1m_users(path: Path) -> pd.DataFrame:
-    """Parse users.dat lines ``UserID::Gender::Age::Occupation::Zip-code``."""
+def _read_ml1m_users(path: Path, bad: BadRows) -> pd.DataFrame:
+    """Parse users.dat lines ``UserID::Gender::Age::Occupation::Zip-code``.
+
+    A bad line goes to ``bad``, and a duplicate user id raises DataError.
+    """
     rows = []
     seen: dict[int, int] = {}
-    for number, line in _dat_lines(path):
-        fields = line.split("::")
-        if len(fields) != 5:
-            raise DataError(f"expected 5 fields separated by '::', got {len(fields)}", path=path, line=number)
-        user_text, gender, age_text, occupation_text, zip_code = fields
-        user_id = _parse_id(user_text, "user id", path, number)
+    for number, line in _dat_lines(path, bad):
+        try:
+            row = _parse_ml1m_user(line)
+        except RowError as err:
+            bad.report(number, str(err))
+            continue
+        user_id = row[0]
         if user_id in seen:
             raise DataError(
                 f"duplicate user id {user_id}, first listed on line {seen[user_id]}", path=path, line=number
             )
         seen[user_id] = number
-        if gender not in ("M", "F"):
-            raise DataError(f"invalid gender {_shorten(gender)}, expected 'M' or 'F'", path=path, line=number)
-        age = _parse_id(age_text, "age code", path, number, minimum=0)
-        if age not in ML1M_AGE_CODES:
-            raise DataError(f"invalid age code {age}, expected one of {ML1M_AGE_CODES}", path=path, line=number)
-        occupation = _parse_id(occupation_text, "occupation code", path, number, minimum=0)
-        if occupation >= len(ML1M_OCCUPATIONS):
-            raise DataError(
-                f"invalid occupation code {occupation}, expected 0 to {len(ML1M_OCCUPATIONS) - 1}",
-                path=path,
-                line=number,
-            )
-        rows.append((user_id, gender, age, ML1M_OCCUPATIONS[occupation], zip_code))
+        rows.append(row)
 
+    bad.finish(len(rows) + bad.count, len(rows))
     logger.info("read %s: %d rows", path, len(rows))
     frame = pd.DataFrame(rows, columns=["user_id", "gender", "age", "occupation", "zip_code"])
     return frame.astype({"user_id": "int64", "gender": "str", "age": "int64", "occupation": "str", "zip_code": "str"})
 
 
-def _iter_dat_tags(path: Path) -> Iterator[tuple[int, int, str]]:
+def _parse_ml1m_user(line: str) -> tuple[int, str, int, str, str]:
+    """Parse one users.dat line into (user_id, gender, age, occupation name, zip_code), or raise RowError."""
+    fields = line.split("::")
+    if len(fields) != 5:
+        raise RowError(f"expected 5 fields separated by '::', got {len(fields)}: {_shorten(line)}")
+    user_text, gender, age_text, occupation_text, zip_code = fields
+    user_id = _parse_id(user_text, "user id")
+    if gender not in ("M", "F"):
+        raise RowError(f"invalid gender {_shorten(gender)}, expected 'M' or 'F'")
+    age = _parse_id(age_text, "age code", minimum=0)
+    if age not in ML1M_AGE_CODES:
+        raise RowError(f"invalid age code {age}, expected one of {ML1M_AGE_CODES}")
+    occupation = _parse_id(occupation_text, "occupation code", minimum=0)
+    if occupation >= len(ML1M_OCCUPATIONS):
+        raise RowError(f"invalid occupation code {occupation}, expected 0 to {len(ML1M_OCCUPATIONS) - 1}")
+    return user_id, gender, age, ML1M_OCCUPATIONS[occupation], zip_code
+
+
+def _iter_dat_tags(path: Path, bad: BadRows) -> Iterator[tuple[int, int, str]]:
     """Yield (line, movie id, tag) from tags.dat lines ``UserID::MovieID::Tag::Timestamp``."""
-    for number, line in _dat_lines(path):
+    for number, line in _dat_lines(path, bad):
         fields = line.split("::", 2)
         tag, separator, timestamp = fields[-1].rpartition("::")
-        if len(fields) != 3 or not separator:
-            raise DataError(
-                "expected 4 fields separated by '::' (UserID::MovieID::Tag::Timestamp)", path=path, line=number
-            )
-        _parse_id(fields[0], "user id", path, number)
-        _parse_id(timestamp, "timestamp", path, number, minimum=0)
-        yield number, _parse_id(fields[1], "movie id", path, number), tag
+        try:
+            if len(fields) != 3 or not separator:
+                raise RowError(
+                    f"expected 4 fields separated by '::' (UserID::MovieID::Tag::Timestamp): {_shorten(line)}"
+                )
+            _parse_id(fields[0], "user id")
+            _parse_id(timestamp, "timestamp", minimum=0)
+            movie_id = _parse_id(fields[1], "movie id")
+        except RowError as err:
+            bad.report(number, str(err))
+            continue
+        yield number, movie_id, tag
 
 
-def _iter_csv_tags(path: Path) -> Iterator[tuple[int, int, str]]:
-    for number, (user_id, movie_id, tag, timestamp) in _csv_rows(path):
-        _parse_id(user_id, "userId", path, number)
-        _parse_id(timestamp, "timestamp", path, number, minimum=0)
-        yield number, _parse_id(movie_id, "movieId", path, number), tag
+def _iter_csv_tags(path: Path, bad: BadRows) -> Iterator[tuple[int, int, str]]:
+    for number, (user_id, movie_id, tag, timestamp) in _csv_rows(path, bad):
+        try:
+            _parse_id(user_id, "userId")
+            _parse_id(timestamp, "timestamp", minimum=0)
+            movie = _parse_id(movie_id, "movieId")
+        except RowError as err:
+            bad.report(number, str(err))
+            continue
+        yield number, movie, tag
 
 
-def _read_tags(path: Path, rows: Iterator[tuple[int, int, str]], movie_ids: pd.Series) -> dict[int, set[str]]:
-    """Collect the distinct tags of each movie, dropping empty tags and tags of unlisted movies."""
+def _read_tags(
+    path: Path, rows: Iterator[tuple[int, int, str]], movie_ids: pd.Series, bad: BadRows
+) -> dict[int, set[str]]:
+    """Collect the distinct tags of each movie, dropping empty tags and tags of unlisted movies.
+
+    ``bad`` contains the malformed rows that ``rows`` left out, and this function logs its summary.
+    """
     known = set(movie_ids.tolist())
     tags: dict[int, set[str]] = {}
     total = empty = unknown = 0
@@ -750,6 +869,7 @@ def _read_tags(path: Path, rows: Iterator[tuple[int, int, str]], movie_ids: pd.S
             continue
         tags.setdefault(movie_id, set()).add(tag)
 
+    bad.finish(total + bad.count, total)
     logger.info("read %s: %d rows", path, total)
     logger.info(
         "dropped %d of %d rows of %s: %d with an empty tag, %d of movies not in the movies file",
@@ -767,16 +887,14 @@ def _tags_column(items: pd.DataFrame, tags: dict[int, set[str]]) -> pd.Series:
     return pd.Series(values, index=items.index, dtype=object)
 
 
-def _parse_id(text: str, column: str, path: Path, line: int, minimum: int = 1) -> int:
-    """Parse a decimal integer of at least ``minimum``, or raise DataError at ``line``."""
+def _parse_id(text: str, column: str, minimum: int = 1) -> int:
+    """Parse a decimal integer of at least ``minimum``, or raise RowError."""
     if not _INTEGER.fullmatch(text):
-        raise DataError(f"invalid {column} {_shorten(text)}, expected an integer", path=path, line=line)
+        raise RowError(f"invalid {column} {_shorten(text)}, expected an integer")
     # int() rejects strings of more than 4300 digits, and 20 digits already exceed int64.
     value = int(text) if len(text.strip(" +-").lstrip("0")) <= 20 else 2**63
     if not minimum <= value < 2**63:
-        raise DataError(
-            f"invalid {column} {value}, expected an integer from {minimum} to 2**63 - 1", path=path, line=line
-        )
+        raise RowError(f"invalid {column} {value}, expected an integer from {minimum} to 2**63 - 1")
     return value
 
 

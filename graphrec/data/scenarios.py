@@ -105,8 +105,27 @@ def resolve_scenario_spec(name: str) -> AssignFn:
 
 
 def assign_scenarios(name: str, raw: RawData) -> ScenarioAssignment:
-    """Apply the spec called ``name`` (registered or parameterised) to ``raw``."""
-    return resolve_scenario_spec(name)(raw)
+    """Apply the spec called ``name`` (registered or parameterised) to ``raw``.
+
+    A scenario that gets no interaction (say, no user under 25 for
+    age-group) is kept, so that scenario ids stay the same across datasets,
+    and one WARNING names every such scenario. Its per-scenario metrics
+    come out as NaN.
+    """
+    assignment = resolve_scenario_spec(name)(raw)
+    counts = np.bincount(np.asarray(assignment.interaction_scenario, dtype=np.int64), minlength=len(assignment.names))
+    empty = [scenario for scenario, count in zip(assignment.names, counts) if count == 0]
+    if empty:
+        logger.warning(
+            "scenario spec %r gives no interaction of dataset %r to %d of %d scenarios: %s. "
+            "Their per-scenario metrics will be NaN.",
+            assignment.spec,
+            raw.name,
+            len(empty),
+            len(assignment.names),
+            ", ".join(empty),
+        )
+    return assignment
 
 
 def _by_entity(raw: RawData, spec: str, level: str, names, entity_scenario: pd.Series) -> ScenarioAssignment:

@@ -27,9 +27,14 @@ def _range(low: float | None = None, high: float | None = None) -> dict[str, Any
 
 @dataclass
 class DatasetConfig:
-    """Dataset selection by registry name."""
+    """Dataset selection by registry name.
+
+    ``on_bad_rows`` is ``error`` (a malformed row stops loading with its file
+    and line) or ``skip`` (row-level problems drop the row, counted and logged).
+    """
 
     name: str = "ml-100k"
+    on_bad_rows: str = "error"
 
 
 @dataclass
@@ -221,6 +226,8 @@ def validate_semantics(config: BenchmarkConfig) -> None:
 
     from graphrec.data.splitting import SPLIT_METHODS
 
+    if config.dataset.on_bad_rows not in ("error", "skip"):
+        raise ConfigError(f"invalid dataset.on_bad_rows {config.dataset.on_bad_rows!r}; valid values: error, skip")
     protocol = config.protocol
     if protocol.kind not in ("topk", "ctr", "rating"):
         raise ConfigError(f"invalid protocol.kind {protocol.kind!r}; valid kinds: topk, ctr, rating")

@@ -45,7 +45,7 @@ def seed_everything(seed: int) -> None:
 
 def prepare_data(config: BenchmarkConfig, data_root: Path, download: bool = True) -> RecDataset:
     """Load, assign scenarios and split the configured dataset."""
-    raw = load_dataset(config.dataset.name, data_root, download=download)
+    raw = load_dataset(config.dataset.name, data_root, download=download, on_bad_rows=config.dataset.on_bad_rows)
     raw, labels = split_dataset(raw, config.protocol, data_root)
     assignment = assign_scenarios(config.scenario, raw)
     return build_dataset(raw, assignment, tuple(config.protocol.split), config.protocol.seed, split_labels=labels)
