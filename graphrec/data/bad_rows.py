@@ -39,6 +39,8 @@ The skip counts are only logged. RawData does not carry them.
 
 from __future__ import annotations
 
+import csv
+
 import codecs
 import logging
 from pathlib import Path
@@ -201,3 +203,20 @@ def shorten(value: str, limit: int = 60) -> str:
     if len(value) > limit:
         return repr(value[:limit]) + "..."
     return repr(value)
+
+
+def csv_rows(reader, bad: "BadRows"):
+    """Yield ``(line, fields)`` from a ``csv.reader``, reporting rows the reader cannot parse to ``bad``.
+
+    The reader starts afresh at the next line after a parse error, so the
+    rows after a malformed one are still read.
+    """
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            bad.report(reader.line_num, f"malformed CSV: {err}")
+            continue
+        yield reader.line_num, fields

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from graphrec.data.bad_rows import BadRows, RowError, check_on_bad_rows, decode_utf8, shorten
+from graphrec.data.bad_rows import BadRows, RowError, check_on_bad_rows, csv_rows, decode_utf8, shorten
 from graphrec.data.tables import RawData
 from graphrec.errors import DataError
 
@@ -120,22 +120,14 @@ def _read_rows(path: Path, bad: BadRows) -> tuple[list[list[str]], list[int]]:
 
     rows: list[list[str]] = []
     lines: list[int] = []
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            # The reader starts afresh at the next line, so the rows after this one are still read.
-            bad.report(reader.line_num, f"malformed CSV: {err}")
-            continue
+    for line, fields in csv_rows(reader, bad):
         try:
             _check_row(fields)
         except RowError as err:
-            bad.report(reader.line_num, str(err))
+            bad.report(line, str(err))
             continue
         rows.append(fields)
-        lines.append(reader.line_num)
+        lines.append(line)
 
     if not rows and not bad.count:
         raise DataError("the file has no interactions", path=path)

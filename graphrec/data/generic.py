@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from graphrec.data.bad_rows import BadRows, check_on_bad_rows, decode_utf8, shorten
+from graphrec.data.bad_rows import BadRows, check_on_bad_rows, csv_rows, decode_utf8, shorten
 from graphrec.data.tables import RawData
 from graphrec.errors import ConfigError, DataError
 
@@ -246,27 +246,19 @@ def _read_csv_by_row(
     positions = [header.index(column) for column in column_names]
     values: list[list[str]] = [[] for _ in column_names]
     lines: list[int] = []
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            # The reader starts afresh at the next line, so the rows after this one are still read.
-            bad.report(reader.line_num, f"malformed CSV: {err}")
-            continue
+    for line, fields in csv_rows(reader, bad):
         if not fields:
-            bad.report(reader.line_num, f"empty {user_column} because the line is blank")
+            bad.report(line, f"empty {user_column} because the line is blank")
         elif len(fields) != len(header):
             row_text = sep.join(fields)
             bad.report(
-                reader.line_num,
+                line,
                 f"expected {len(header)} fields separated by {sep!r}, got {len(fields)}: {shorten(row_text)}",
             )
         else:
             for column_values, position in zip(values, positions):
                 column_values.append(fields[position])
-            lines.append(reader.line_num)
+            lines.append(line)
     frame = pd.DataFrame(
         {column: pd.Series(column_values, dtype="str") for column, column_values in zip(column_names, values)}
     )
