@@ -130,3 +130,22 @@ def test_rating_protocol_writes_rmse_rows(tmp_path: Path):
     # a model near the mean must land close to that and far below the 1..5 range.
     assert 0.5 < overall["rmse"] < 2.0
     assert overall["mae"] <= overall["rmse"]
+
+
+def test_benchmark_applies_preprocessing(tmp_path: Path):
+    from graphrec.experiments.config import from_dict, BenchmarkConfig
+    from graphrec.experiments.runner import prepare_data
+
+    write_synthetic_ml100k(tmp_path / "data", n_users=20, n_items=30)
+    lines = (tmp_path / "data" / "ml-100k" / "u.data").read_text(encoding="latin-1").splitlines()
+    kept = sum(1 for line in lines if int(line.split("\t")[2]) >= 4)
+    config = from_dict(BenchmarkConfig, {
+        "preprocess": {"implicit_threshold": 4},
+        "protocol": {"split_method": "interactions"},
+        "models": [{"name": "pop"}],
+    })
+
+    dataset = prepare_data(config, tmp_path / "data", download=False)
+
+    assert len(dataset.ratings) == kept
+    assert dataset.ratings.min() >= 4

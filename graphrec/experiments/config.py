@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from graphrec.data.preprocess import PreprocessConfig
 from graphrec.errors import ConfigError
 
 
@@ -101,6 +102,7 @@ class BenchmarkConfig:
     """A whole benchmark: dataset, scenario spec, protocol, training and models."""
 
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     scenario: str = "age-group"
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

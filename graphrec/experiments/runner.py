@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from graphrec.data.dataset import RecDataset, build_dataset
+from graphrec.data.preprocess import PreprocessConfig, preprocess
 from graphrec.data.registry import load_dataset
 from graphrec.data.scenarios import assign_scenarios
 from graphrec.data.splitting import split_dataset
@@ -46,6 +47,10 @@ def seed_everything(seed: int) -> None:
 def prepare_data(config: BenchmarkConfig, data_root: Path, download: bool = True) -> RecDataset:
     """Load, assign scenarios and split the configured dataset."""
     raw = load_dataset(config.dataset.name, data_root, download=download, on_bad_rows=config.dataset.on_bad_rows)
+    if config.preprocess != PreprocessConfig():
+        raw, reports = preprocess(raw, config.preprocess)
+        for report in reports:
+            logger.info("preprocess %s", report)
     raw, labels = split_dataset(raw, config.protocol, data_root)
     assignment = assign_scenarios(config.scenario, raw)
     return build_dataset(raw, assignment, tuple(config.protocol.split), config.protocol.seed, split_labels=labels)
