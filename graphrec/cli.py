@@ -149,7 +149,10 @@ def run_benchmark_command(args: argparse.Namespace) -> int:
         )
 
     metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    columns = metric_order(config.protocol.metrics, config.protocol.ks)
+    if config.protocol.kind == "topk":
+        columns = metric_order(config.protocol.metrics, config.protocol.ks)
+    else:
+        columns = list(dict.fromkeys(metrics["metric"]))
     table = markdown_table(metrics, columns, split="test")
     atomic_write_text(output / "table.md", table)
     print(table)

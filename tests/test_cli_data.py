@@ -89,7 +89,10 @@ def test_ctr_benchmark_writes_auc_rows(tmp_path: Path):
     import pandas as pd
 
     metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    table = (tmp_path / "run" / "table.md").read_text(encoding="utf-8")
     assert code == 0
+    assert "| model | scenario | auc | logloss |" in table
+    assert "n/a" not in table.split("| pop | all |")[1].splitlines()[0]
     assert set(metrics["metric"]) == {"auc", "logloss"}
     assert set(metrics["scenario"]) == {"all", "under-25", "25-34", "35-plus"}
     assert set(metrics["split"]) == {"valid", "test"}
