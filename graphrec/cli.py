@@ -71,8 +71,13 @@ def _prepare_folder(args: argparse.Namespace, config_path: Path) -> tuple[Path, 
         return args.resume, args.resume.name
     run_id = new_run_id(config_path.stem)
     output = args.output or Path("results") / run_id
-    if output.exists() and any(output.iterdir()) and not args.overwrite:
-        raise GraphrecError(f"output folder {output} is not empty; choose another --output or pass --overwrite")
+    # A folder from a run that failed before finishing any model holds no
+    # results, so it may be reused; one with results needs --overwrite.
+    has_results = (output / "metrics.csv").exists() or (output / "checkpoints").exists()
+    if has_results and not args.overwrite:
+        raise GraphrecError(
+            f"output folder {output} already holds results; choose another --output or pass --overwrite"
+        )
     output.mkdir(parents=True, exist_ok=True)
     return output, output.name
 
@@ -183,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except GraphrecError as err:
-        logger.error("%s", err)
-        print(f"graphrec: error: {err}", file=sys.stderr)
+        if logging.getLogger().handlers:
+            # Logging is set up, so the console handler prints this line too.
+            logger.error("%s", err)
+        else:
+            print(f"graphrec: error: {err}", file=sys.stderr)
         return 2
 
 

@@ -90,7 +90,11 @@ def test_model_params_kept(tmp_path):
     config = load_config(write(tmp_path, VALID_YAML))
 
     assert config.models[1].params == {"embedding_dim": 32, "reg_weight": 0.0}
-    assert config.models[2].params == {"n_layers": 2, "transfer": "pooled", "gating": False}
+    # Given values are kept and every other hyper-parameter gets the constructor default.
+    assert config.models[2].params == {
+        "embedding_dim": 64, "n_layers": 2, "reg_weight": 1e-4, "structure_reg": 0.0, "layer": "scenario-conv",
+        "gating": False, "scenario_nodes": True, "transfer": "pooled",
+    }
 
 
 def test_defaults_fill_missing_sections(tmp_path):

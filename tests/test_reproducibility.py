@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,25 @@ def test_checkpoint_rejects_pickled_object(tmp_path: Path):
 
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         load_checkpoint(path, "lightgcn", {})
+
+
+def test_failed_run_folder_can_be_reused(setup, tmp_path: Path):
+    data_root, config = setup
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    assert main(["benchmark", str(config), "--data-root", str(empty), "--output", str(tmp_path / "out"),
+                 "--no-download", "--quiet"]) == 2
+    assert run(config, data_root, tmp_path / "out") == 0
+
+
+def test_result_files_follow_umask(setup, tmp_path: Path):
+    data_root, config = setup
+    previous = os.umask(0o022)
+    try:
+        assert run(config, data_root, tmp_path / "out") == 0
+    finally:
+        os.umask(previous)
+
+    for name in ("metrics.csv", "config.yaml", "run.json", "table.md"):
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o644, name

@@ -273,6 +273,8 @@ def validate_semantics(config: BenchmarkConfig) -> None:
             if key not in allowed:
                 raise unknown_key_error(key, list(allowed), f"{where}.params.")
             model.params[key] = _check_type(value, typing.get_type_hints(cls.__init__)[key], f"{where}.params.{key}")
+        # Fill in the defaults so that the resolved config lists every hyper-parameter.
+        model.params = {name: model.params.get(name, p.default) for name, p in allowed.items()}
         model.train = dataclasses.asdict(from_dict(TrainConfig, {**dataclasses.asdict(config.train), **model.train}, f"{where}.train"))
     labels = [m.display_name for m in config.models]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
