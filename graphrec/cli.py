@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(log_file: Path, quiet: bool) -> None:
+def _configure_logging(log_file: Path, quiet: bool) -> list[logging.Handler]:
+    """Send log records to ``log_file`` and the console; return the handlers to remove afterwards."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -59,8 +60,18 @@ def _configure_logging(log_file: Path, quiet: bool) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(formatter)
     console.setLevel(logging.WARNING if quiet else logging.INFO)
+    # main() prints the final error itself, so the console skips that record.
+    console.addFilter(lambda record: getattr(record, "console", True))
     root.addHandler(file_handler)
     root.addHandler(console)
+    return [file_handler, console]
+
+
+def _remove_handlers(handlers: list[logging.Handler]) -> None:
+    root = logging.getLogger()
+    for handler in handlers:
+        root.removeHandler(handler)
+        handler.close()
 
 
 def _prepare_folder(args: argparse.Namespace, config_path: Path) -> tuple[Path, str]:
@@ -103,12 +114,7 @@ def _finished_runs(metrics_path: Path) -> tuple[list[dict], set[tuple[str, int]]
 
 
 def run_benchmark_command(args: argparse.Namespace) -> int:
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
     from graphrec.experiments.config import load_config
-    from graphrec.experiments.provenance import provenance
-    from graphrec.experiments.report import markdown_table, metric_order, save_transfer_heatmap
-    from graphrec.experiments.runner import METRIC_COLUMNS, prepare_data, run_benchmark
 
     config_path = _select_config(args)
     config = load_config(config_path)
@@ -122,7 +128,23 @@ def run_benchmark_command(args: argparse.Namespace) -> int:
         config.protocol.memory_budget_mb = args.memory_budget_mb
     data_root = resolve_data_root(args.data_root)
     output, run_id = _prepare_folder(args, config_path)
-    _configure_logging(output / "benchmark.log", args.quiet)
+    handlers = _configure_logging(output / "benchmark.log", args.quiet)
+    try:
+        return _run_benchmark(args, config, config_path, data_root, output, run_id)
+    except GraphrecError as err:
+        logger.error("%s", err, extra={"console": False})
+        raise
+    finally:
+        _remove_handlers(handlers)
+
+
+def _run_benchmark(args, config, config_path: Path, data_root: Path, output: Path, run_id: str) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from graphrec.experiments.provenance import provenance
+    from graphrec.experiments.report import markdown_table, metric_order, save_transfer_heatmap
+    from graphrec.experiments.runner import METRIC_COLUMNS, prepare_data, run_benchmark
+
     logger.info("run %s in %s", run_id, output)
 
     rows, finished = _finished_runs(output / "metrics.csv") if args.resume else ([], set())
@@ -188,11 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except GraphrecError as err:
-        if logging.getLogger().handlers:
-            # Logging is set up, so the console handler prints this line too.
-            logger.error("%s", err)
-        else:
-            print(f"graphrec: error: {err}", file=sys.stderr)
+        print(f"graphrec: error: {err}", file=sys.stderr)
         return 2
 
 

@@ -164,3 +164,17 @@ def test_result_files_follow_umask(setup, tmp_path: Path):
 
     for name in ("metrics.csv", "config.yaml", "run.json", "table.md"):
         assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o644, name
+
+
+def test_benchmark_removes_its_log_handlers(setup, tmp_path: Path, capsys):
+    import logging
+
+    data_root, config = setup
+    before = list(logging.getLogger().handlers)
+
+    assert main(["benchmark", str(config), "--data-root", str(tmp_path / "none"), "--output",
+                 str(tmp_path / "out"), "--no-download", "--quiet"]) == 2
+
+    assert logging.getLogger().handlers == before
+    assert capsys.readouterr().err.count("ml-100k not found") == 1
+    assert "ml-100k not found" in (tmp_path / "out" / "benchmark.log").read_text(encoding="utf-8")
