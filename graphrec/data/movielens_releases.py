@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from graphrec.data.bad_rows import BadRows, RowError, check_on_bad_rows, reject_utf16
+from graphrec.data.bad_rows import BadRows, RowError, check_on_bad_rows, csv_rows, reject_utf16
 from graphrec.data.download import (
     DOWNLOAD_TIMEOUT_S,
     ArchiveSpec,
@@ -687,22 +687,14 @@ def _csv_rows(path: Path, bad: BadRows) -> Iterator[tuple[int, list[str]]]:
         found = ",".join(header) if header is not None else "an empty file"
         raise DataError(f"expected the header {','.join(expected)}, got {_shorten(found)}", path=path, line=1)
 
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            # The reader starts afresh at the next line, so the rows after this one are still read.
-            bad.report(reader.line_num, f"malformed CSV: {err}")
-            continue
+    for number, fields in csv_rows(reader, bad):
         if not fields:
-            bad.report(reader.line_num, "blank line")
+            bad.report(number, "blank line")
         elif len(fields) != len(expected):
             line = ",".join(fields)
-            bad.report(reader.line_num, f"expected {len(expected)} fields, got {len(fields)}: {_shorten(line)}")
+            bad.report(number, f"expected {len(expected)} fields, got {len(fields)}: {_shorten(line)}")
         else:
-            yield reader.line_num, fields
+            yield number, fields
 
 
 def _read_dat_movies(path: Path, bad: BadRows) -> pd.DataFrame:
