@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from graphrec import __version__
 from graphrec.cli_data import add_data_commands
 from graphrec.data.paths import resolve_data_root
 from graphrec.errors import ConfigError, GraphrecError
@@ -23,6 +24,7 @@ logger = logging.getLogger("graphrec")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphrec", description="Multi-scenario recommendation on graphs.")
+    parser.add_argument("--version", action="version", version=f"graphrec {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     bench = commands.add_parser("benchmark", help="train and evaluate every model of a YAML config")

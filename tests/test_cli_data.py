@@ -152,3 +152,13 @@ def test_benchmark_applies_preprocessing(tmp_path: Path):
 
     assert len(dataset.ratings) == kept
     assert dataset.ratings.min() >= 4
+
+
+def test_version_flag(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.strip() == "graphrec 0.1.0"
