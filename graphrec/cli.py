@@ -84,12 +84,12 @@ def _prepare_folder(args: argparse.Namespace, config_path: Path) -> tuple[Path, 
         return args.resume, args.resume.name
     run_id = new_run_id(config_path.stem)
     output = args.output or Path("results") / run_id
-    # A folder from a run that failed before finishing any model holds no
-    # results, so it may be reused; one with results needs --overwrite.
+    # A folder from a run that failed before finishing any model contains no
+    # results, so it may be reused. A folder with results needs --overwrite.
     has_results = (output / "metrics.csv").exists() or (output / "checkpoints").exists()
     if has_results and not args.overwrite:
         raise GraphrecError(
-            f"output folder {output} already holds results; choose another --output or pass --overwrite"
+            f"output folder {output} already contains results; choose another --output or pass --overwrite"
         )
     output.mkdir(parents=True, exist_ok=True)
     return output, output.name

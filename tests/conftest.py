@@ -9,7 +9,7 @@ import pytest
 
 
 def real_data_root(dataset: str) -> Path:
-    """Return GRAPHREC_DATA if it holds ``dataset``, else skip (or fail in CI).
+    """Return GRAPHREC_DATA if it contains ``dataset``, else skip (or fail in CI).
 
     With GRAPHREC_REQUIRE_DATA=1 a missing dataset is a test failure, so CI
     cannot pass by skipping the real-data tests.

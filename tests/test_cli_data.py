@@ -31,8 +31,8 @@ def test_scenarios_describe(tmp_path: Path, capsys):
     write_synthetic_ml100k(tmp_path / "data", n_users=10, n_items=30)
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"scenario": "age-group", "models": [{"name": "pop"}]}), encoding="utf-8")
-    # Ages are 18 + (7 * user) % 50: users 1..10 are 25, 32, 39, 46, 53, 60, 67, 24, 31, 38,
-    # so user 8 is under 25, users 1, 2 and 9 are 25-34 and the other six are 35 or over.
+    # Ages are 18 + (7 * user) % 50, so users 1..10 are 25, 32, 39, 46, 53, 60, 67, 24, 31, 38.
+    # User 8 is under 25, users 1, 2 and 9 are 25-34, and the other six are 35 or over.
     expected_users = {"under-25": 1, "25-34": 3, "35-plus": 6}
 
     code = main(["scenarios", "describe", str(config), "--data-root", str(tmp_path / "data"), "--no-download"])

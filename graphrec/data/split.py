@@ -11,10 +11,10 @@ SPLIT_NAMES = ("train", "valid", "test")
 def split_counts(n: int, ratios: tuple[float, float, float]) -> tuple[int, int, int]:
     """Return (train, valid, test) sizes for one user's ``n`` interactions.
 
-    This follows RecBole's ratio split (1.x, ``split_by_ratio``): the valid and
-    test parts get ``floor(ratio * n)``, and a part whose exact share lies
-    strictly between 0 and 1 is raised to one interaction as long as more than
-    one interaction stays in train. Train takes the rest.
+    This follows RecBole's ratio split (1.x, ``split_by_ratio``). The valid and
+    test parts get ``floor(ratio * n)``. A part whose exact share lies strictly
+    between 0 and 1 is raised to one interaction, as long as more than one
+    interaction stays in train. Train takes the rest.
     """
     sizes = [int(r * n) for r in ratios]
     sizes[0] = n - sum(sizes[1:])
@@ -32,7 +32,7 @@ def random_split_by_user(
 ) -> np.ndarray:
     """Assign each interaction to TRAIN, VALID or TEST, at random within each user.
 
-    ``users`` holds the user index of every interaction. Each user's
+    ``users`` contains the user index of every interaction. Each user's
     interactions are shuffled with a generator seeded by ``seed`` and cut by
     :func:`split_counts`. The result depends only on the seed and
     on the order of the rows.

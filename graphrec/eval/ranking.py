@@ -33,7 +33,7 @@ def rank_topk(scores: torch.Tensor, k: int) -> torch.Tensor:
 
     Masked items carry a score of -inf. A row with fewer than k unmasked items
     still gets k indices, and the trailing ones point at masked items.
-    ``topk_valid_mask`` tells them apart.
+    ``topk_valid_mask`` marks which indices are valid.
 
     NOTE: the order among equal scores is whatever ``torch.topk`` returns,
     which torch does not define.

@@ -44,13 +44,16 @@ class ProtocolConfig:
 
     ``kind`` is ``topk`` (full ranking), ``ctr`` (AUC and log loss of
     rating > ``ctr_threshold``) or ``rating`` (RMSE and MAE of predicted
-    ratings). ``split_method`` is one of ``random`` (per
-    user, ratios ``split``), ``temporal`` (per user, by time), ``global-temporal``,
-    ``leave-last-out``, ``kfold`` (``folds``, ``fold``), ``interactions``
-    (random over all interactions), ``canonical`` (ml-100k's ``u1``..``u5``,
-    ``ua``, ``ub`` files) or ``files`` (``split_files`` with ``train``,
-    ``valid`` and ``test`` CSV paths, and ``unseen_policy`` drop, keep or
-    error for held-out rows of users or items absent from train).
+    ratings). ``split_method`` is one of:
+
+    - ``random``: per user, with ratios ``split``;
+    - ``temporal``: per user, by time; ``global-temporal``: one cut by time;
+    - ``leave-last-out``; ``kfold`` (``folds``, ``fold``);
+    - ``interactions``: random over all interactions;
+    - ``canonical``: ml-100k's ``u1``..``u5``, ``ua`` or ``ub`` files;
+    - ``files``: ``split_files`` with ``train``, ``valid`` and ``test`` CSV
+      paths. ``unseen_policy`` (drop, keep or error) handles held-out rows
+      whose user or item is absent from train.
     """
 
     kind: str = "topk"

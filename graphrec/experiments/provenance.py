@@ -1,4 +1,4 @@
-"""What a run folder records so that the run can be checked and repeated."""
+"""Run provenance: the facts a run folder records so that the run can be checked and repeated."""
 
 from __future__ import annotations
 

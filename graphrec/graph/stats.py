@@ -10,7 +10,7 @@ import numpy as np
 def scenario_overlap(graph: dgl.DGLGraph, ntype: str = "user") -> np.ndarray:
     """Count the ``ntype`` nodes shared by each pair of scenarios, ``[S, S]``.
 
-    The diagonal holds the number of ``ntype`` nodes active in each scenario.
+    The diagonal is the number of ``ntype`` nodes active in each scenario.
     """
     etype = "active_in" if ntype == "user" else "appears_in"
     src, dst = graph.edges(etype=etype)

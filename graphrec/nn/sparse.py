@@ -4,7 +4,7 @@ Propagation runs as ``torch.sparse`` CSR times dense products. On a 2-core
 x86_64 VM (torch 2.2.1, DGL 2.1.0), a three-layer, 64-dimension LightGCN
 propagation on the ml-100k training graph, forward and backward, took a
 median 5.1 ms with torch CSR against 61.4 ms with ``dgl.ops.u_mul_e_sum``
-(``python benchmarks/perf/propagation.py --data-root ../shared/data``).
+(``python benchmarks/perf/propagation.py --data-root DIR``).
 The transpose is built once, so the backward pass never transposes a matrix.
 """
 
