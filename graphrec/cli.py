@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib
 import json
 import logging
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -14,7 +16,6 @@ import pandas as pd
 import yaml
 
 from graphrec import __version__
-from graphrec.cli_data import add_data_commands
 from graphrec.data.paths import resolve_data_root
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.io import atomic_write_text
@@ -48,8 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quiet", action="store_true", help="hide progress bars and per-epoch log lines")
     bench.set_defaults(handler=run_benchmark_command)
 
-    add_data_commands(commands)
+    _add_command_modules(commands)
     return parser
+
+
+def _add_command_modules(commands: argparse._SubParsersAction) -> None:
+    """Let every ``graphrec/cli_*.py`` module add its sub-commands through ``add_commands``."""
+    import graphrec as package
+
+    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if module.name.startswith("cli_"):
+            importlib.import_module(f"graphrec.{module.name}").add_commands(commands)
 
 
 def _configure_logging(log_file: Path, quiet: bool) -> list[logging.Handler]:

@@ -11,7 +11,7 @@ from graphrec.data.paths import resolve_data_root
 DATA_ROOT_HELP = "folder that contains dataset folders such as ml-100k/ (default: $GRAPHREC_DATA, else ~/.cache/graphrec/data)"
 
 
-def add_data_commands(commands: argparse._SubParsersAction) -> None:
+def add_commands(commands: argparse._SubParsersAction) -> None:
     data = commands.add_parser("data", help="inspect datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     stats = data_commands.add_parser("stats", help="print dataset statistics and write a degree plot")

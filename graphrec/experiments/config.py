@@ -22,6 +22,9 @@ from graphrec.data.preprocess import PreprocessConfig
 from graphrec.errors import ConfigError
 
 
+PROTOCOL_KINDS = ("topk", "sampled", "ctr", "rating")
+
+
 def _range(low: float | None = None, high: float | None = None) -> dict[str, Any]:
     return {"low": low, "high": high}
 
@@ -42,9 +45,10 @@ class DatasetConfig:
 class ProtocolConfig:
     """Split and scoring protocol (defaults: the RecBole-compatible preset).
 
-    ``kind`` is ``topk`` (full ranking), ``ctr`` (AUC and log loss of
-    rating > ``ctr_threshold``) or ``rating`` (RMSE and MAE of predicted
-    ratings). ``split_method`` is one of:
+    ``kind`` is ``topk`` (full ranking), ``sampled`` (each held-out item
+    ranked against ``n_negatives`` sampled negatives), ``ctr`` (AUC and log
+    loss of rating > ``ctr_threshold``) or ``rating`` (RMSE and MAE of
+    predicted ratings). ``split_method`` is one of:
 
     - ``random``: per user, with ratios ``split``;
     - ``temporal``: per user, by time; ``global-temporal``: one cut by time;
@@ -66,6 +70,7 @@ class ProtocolConfig:
     fold: int = field(default=0, metadata=_range(0))
     valid_ratio: float = field(default=0.1, metadata=_range(0.0, 0.9))
     ctr_threshold: float = 3.0
+    n_negatives: int = field(default=100, metadata=_range(1))
     seed: int = 2020
     ks: list[int] = field(default_factory=lambda: [10, 20], metadata=_range(1))
     metrics: list[str] = field(default_factory=lambda: ["recall", "ndcg", "precision", "hit", "mrr"])
@@ -94,6 +99,7 @@ class ModelConfig:
     label: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)
 
     @property
     def display_name(self) -> str:
@@ -234,8 +240,8 @@ def validate_semantics(config: BenchmarkConfig) -> None:
     if config.dataset.on_bad_rows not in ("error", "skip"):
         raise ConfigError(f"invalid dataset.on_bad_rows {config.dataset.on_bad_rows!r}; valid values: error, skip")
     protocol = config.protocol
-    if protocol.kind not in ("topk", "ctr", "rating"):
-        raise ConfigError(f"invalid protocol.kind {protocol.kind!r}; valid kinds: topk, ctr, rating")
+    if protocol.kind not in PROTOCOL_KINDS:
+        raise ConfigError(f"invalid protocol.kind {protocol.kind!r}; valid kinds: {', '.join(PROTOCOL_KINDS)}")
     if protocol.split_method not in SPLIT_METHODS:
         raise ConfigError(
             f"unknown protocol.split_method {protocol.split_method!r}; valid methods: {', '.join(SPLIT_METHODS)}"

@@ -158,6 +158,10 @@ def run_benchmark(
             if config.protocol.kind in ("ctr", "rating"):
                 # NOTE: CTR and rating runs write no checkpoints, so --resume restarts an interrupted one.
                 run = _pointwise_runner(config.protocol.kind)(config, index, dataset, graph, seed, progress)
+            elif config.protocol.kind == "sampled":
+                from graphrec.experiments.sampled_runner import run_sampled_model
+
+                run = run_sampled_model(config, index, dataset, graph, seed, progress, checkpoint_root, resume)
             else:
                 run = run_model(config, index, dataset, graph, seed, progress, checkpoint_root, resume)
             rows.extend(run.rows)

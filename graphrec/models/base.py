@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import dgl
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,6 +25,9 @@ class Recommender(nn.Module):
     """
 
     trainable: ClassVar[bool] = True
+    #: True when the model runs its own epochs through :meth:`train_epoch`
+    #: instead of the Trainer's (user, positive, negative) batches.
+    custom_epoch: ClassVar[bool] = False
 
     def __init__(self, dataset: RecDataset, graph: dgl.DGLGraph):
         super().__init__()
@@ -40,6 +44,18 @@ class Recommender(nn.Module):
     ) -> torch.Tensor:
         """Return the training loss for a batch of (user, positive, negative) triples."""
         raise NotImplementedError
+
+    def train_epoch(
+        self, dataset: RecDataset, optimizer: torch.optim.Optimizer, rng: np.random.Generator, batch_size: int
+    ) -> float:
+        """Run one training epoch with the model's own batching and return its mean loss.
+
+        Only called when ``custom_epoch`` is True, for models whose loss does
+        not fit (user, positive, negative) triples, such as Mult-VAE, which
+        reads whole user rows. Draw all randomness from ``rng`` or torch's
+        global generator, so that seeds repeat and resumed runs match.
+        """
+        raise NotImplementedError(f"{type(self).__name__} sets custom_epoch but does not implement train_epoch")
 
     def prepare_scoring(self) -> None:
         """Compute whatever :meth:`score` reuses across batches (called before evaluation)."""

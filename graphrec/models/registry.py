@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from typing import Any, Callable, TypeVar
 
 import dgl
@@ -48,5 +50,8 @@ def build_model(name: str, params: dict[str, Any], dataset: RecDataset, graph: d
 
 
 def _load_builtin_models() -> None:
-    # Importing the modules registers their classes.
-    from graphrec.models import lightgcn, mf, pop, scenario_gnn  # noqa: F401
+    """Import every module of :mod:`graphrec.models`; importing a module registers its classes."""
+    import graphrec.models as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")

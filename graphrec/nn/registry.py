@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Callable, TypeVar
 
 from torch import nn
@@ -32,5 +34,8 @@ def get_layer(name: str) -> type[nn.Module]:
 
 
 def _load_builtin_layers() -> None:
-    # Importing the modules registers their classes.
-    from graphrec.nn import lightgcn, scenario  # noqa: F401
+    """Import every module of :mod:`graphrec.nn`; importing a module registers its classes."""
+    import graphrec.nn as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")

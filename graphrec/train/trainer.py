@@ -147,7 +147,7 @@ class Trainer:
         for epoch in bar:
             if state.stale >= cfg.patience:
                 break
-            loss = self._run_epoch(model, optimizer, sampler, users, items, scenarios)
+            loss = self._run_epoch(model, optimizer, sampler, users, items, scenarios, dataset)
             improved = self._evaluate_epoch(model, dataset, epoch, loss, state, bar)
             state.epoch = epoch
             state.seconds = time.perf_counter() - started
@@ -206,8 +206,10 @@ class Trainer:
         state.history.append(record)
         return improved
 
-    def _run_epoch(self, model, optimizer, sampler, users, items, scenarios) -> float:
+    def _run_epoch(self, model, optimizer, sampler, users, items, scenarios, dataset) -> float:
         model.train()
+        if model.custom_epoch:
+            return float(model.train_epoch(dataset, optimizer, self.rng, self.config.batch_size))
         order = self.rng.permutation(len(users))
         total, batches = 0.0, 0
         for start in range(0, len(order), self.config.batch_size):
