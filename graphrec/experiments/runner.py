@@ -19,7 +19,7 @@ from graphrec.data.registry import load_dataset
 from graphrec.data.scenarios import assign_scenarios
 from graphrec.data.splitting import split_dataset
 from graphrec.data.split import TEST, VALID
-from graphrec.eval.evaluator import evaluate_model
+from graphrec.eval.evaluator import OVERALL, evaluate_model
 from graphrec.experiments.config import BenchmarkConfig, TrainConfig
 from graphrec.graph.build import build_graph
 from graphrec.models.base import Recommender
@@ -66,6 +66,9 @@ class ModelRun:
     rows: list[dict]
     best_epoch: int | None
     seconds: float
+    #: Per-user test values of the overall metrics (``"users"`` holds the user
+    #: indices), for paired significance tests; None where the protocol has none.
+    per_user: dict[str, np.ndarray] | None = None
 
 
 def run_model(
@@ -109,19 +112,21 @@ def run_model(
     else:
         model.fit(dataset)
 
-    rows = []
+    rows, per_user = [], None
     for split in (VALID, TEST):
         evaluation = evaluate_model(
             model, dataset, split, tuple(protocol.ks), tuple(protocol.metrics), protocol.eval_batch_size,
             memory_budget=budget,
         )
+        if split == TEST:
+            per_user = evaluation.per_user[OVERALL]
         for scenario, values in evaluation.means().items():
             for metric, value in values.items():
                 rows.append(
                     {"model": spec.display_name, "seed": seed, "split": evaluation.split,
                      "scenario": scenario, "metric": metric, "value": value}
                 )
-    return ModelRun(spec.display_name, seed, model, rows, best_epoch, seconds)
+    return ModelRun(spec.display_name, seed, model, rows, best_epoch, seconds, per_user)
 
 
 def _pointwise_runner(kind: str):
