@@ -153,6 +153,7 @@ def run_benchmark_command(args: argparse.Namespace) -> int:
 def _run_benchmark(args, config, config_path: Path, data_root: Path, output: Path, run_id: str) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from graphrec.experiments.comparison import compare_best, save_per_user, write_significance
     from graphrec.experiments.provenance import provenance
     from graphrec.experiments.report import markdown_table, metric_order, save_transfer_heatmap
     from graphrec.experiments.runner import METRIC_COLUMNS, prepare_data, run_benchmark
@@ -163,6 +164,8 @@ def _run_benchmark(args, config, config_path: Path, data_root: Path, output: Pat
     atomic_write_text(output / "config.yaml", yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
 
     def save_run(run) -> None:
+        if run.per_user is not None:
+            save_per_user(output, run.label, run.seed, run.per_user)
         rows.extend(run.rows)
         frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
         atomic_write_text(output / "metrics.csv", frame.to_csv(index=False))
@@ -195,6 +198,11 @@ def _run_benchmark(args, config, config_path: Path, data_root: Path, output: Pat
     table = markdown_table(metrics, columns, split="test")
     atomic_write_text(output / "table.md", table)
     print(table)
+    significance = compare_best(metrics, output, config.significance)
+    if significance is not None:
+        statement = write_significance(output, significance, config.significance.alpha, config.seeds)
+        logger.info("%s", statement)
+        print(statement)
     print(f"results written to {output}")
     if args.reproduce is not None:
         return _compare_with_original(args.reproduce / "metrics.csv", output / "metrics.csv")

@@ -93,7 +93,12 @@ class TrainConfig:
 
 @dataclass
 class ModelConfig:
-    """One model of a benchmark: registry name, hyper-parameters, training overrides."""
+    """One model of a benchmark: registry name, hyper-parameters, training overrides.
+
+    ``search`` declares the model's search space for ``graphrec tune``: a
+    hyper-parameter (or ``train.<setting>``) maps to a list of values, or to a
+    range ``{low, high, log, type}`` that only Bayesian search can sample.
+    """
 
     name: str
     label: str | None = None
@@ -107,6 +112,21 @@ class ModelConfig:
 
 
 @dataclass
+class SignificanceConfig:
+    """Paired test over test users between the best model and the best baseline.
+
+    ``ours`` lists the labels of the proposed models; every other model is a
+    baseline. With ``ours`` empty, the best model is compared with the
+    runner-up. ``test`` is ``wilcoxon`` (signed-rank) or ``ttest`` (paired t).
+    """
+
+    metric: str = "ndcg@10"
+    test: str = "wilcoxon"
+    ours: list[str] = field(default_factory=list)
+    alpha: float = field(default=0.05, metadata=_range(0.0, 1.0))
+
+
+@dataclass
 class BenchmarkConfig:
     """A whole benchmark: dataset, scenario spec, protocol, training and models."""
 
@@ -117,6 +137,7 @@ class BenchmarkConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     models: list[ModelConfig] = field(default_factory=list)
     seeds: int = field(default=1, metadata=_range(1))
+    significance: SignificanceConfig = field(default_factory=SignificanceConfig)
 
 
 def _check_type(value: Any, annotation: Any, key: str) -> Any:
@@ -285,7 +306,25 @@ def validate_semantics(config: BenchmarkConfig) -> None:
         # Fill in the defaults so that the resolved config lists every hyper-parameter.
         model.params = {name: model.params.get(name, p.default) for name, p in allowed.items()}
         model.train = dataclasses.asdict(from_dict(TrainConfig, {**dataclasses.asdict(config.train), **model.train}, f"{where}.train"))
+    _validate_significance(config)
     labels = [m.display_name for m in config.models]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
         raise ConfigError(f"model labels must be unique, but {duplicates} repeat; set 'label' on each copy")
+
+
+def _validate_significance(config: BenchmarkConfig) -> None:
+    from graphrec.eval.significance import TESTS
+
+    significance = config.significance
+    if significance.test not in TESTS:
+        raise ConfigError(f"invalid significance.test {significance.test!r}; valid tests: {', '.join(TESTS)}")
+    labels = [m.display_name for m in config.models]
+    unknown = [label for label in significance.ours if label not in labels]
+    if unknown:
+        raise ConfigError(f"significance.ours names {unknown}, which are not model labels; labels: {', '.join(labels)}")
+    computed = [f"{m}@{k}" for m in config.protocol.metrics for k in config.protocol.ks]
+    if config.protocol.kind == "topk" and significance.metric not in computed:
+        raise ConfigError(
+            f"significance.metric {significance.metric!r} is not computed; choose one of {', '.join(computed)}"
+        )
