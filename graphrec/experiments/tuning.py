@@ -70,7 +70,7 @@ class Trial:
 
 @dataclass
 class Objective:
-    """What a trial is scored by: a validation metric and whether larger is better."""
+    """The score of a trial: a validation metric and whether larger is better."""
 
     metric: str
     maximize: bool = True
@@ -180,7 +180,7 @@ class TuneResult:
 class Tuner:
     """Search each model's space with the same trial budget and keep the best validation score.
 
-    ``datasets`` holds one prepared dataset per fold (one without folds).
+    ``datasets`` contains one prepared dataset per fold (one without folds).
     ``on_trial`` is called after every trial, so results can be saved as
     they arrive.
     """
