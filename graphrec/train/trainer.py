@@ -147,8 +147,14 @@ class Trainer:
         for epoch in bar:
             if state.stale >= cfg.patience:
                 break
+            epoch_started = time.perf_counter()
             loss = self._run_epoch(model, optimizer, sampler, users, items, scenarios, dataset)
+            train_seconds = time.perf_counter() - epoch_started
             improved = self._evaluate_epoch(model, dataset, epoch, loss, state, bar)
+            # Timings for benchmarks/perf: this epoch's training step, and the
+            # wall time since training began, validation included.
+            state.history[-1]["train_seconds"] = train_seconds
+            state.history[-1]["elapsed_seconds"] = time.perf_counter() - started
             state.epoch = epoch
             state.seconds = time.perf_counter() - started
             if checkpoint_dir is not None:
