@@ -68,9 +68,10 @@ def _pick_pair(means: pd.Series, ours: list[str]) -> tuple[str, str] | None:
 
 def compare_best(metrics: pd.DataFrame, output: Path, settings: SignificanceConfig) -> PairedResult | None:
     """Test the best model against the best baseline on ``settings.metric``; None when not possible."""
-    test_rows = metrics[(metrics["split"] == "test") & (metrics["scenario"] == "all") & (metrics["metric"] == settings.metric)]
+    metric = settings.metric or "ndcg@10"
+    test_rows = metrics[(metrics["split"] == "test") & (metrics["scenario"] == "all") & (metrics["metric"] == metric)]
     if test_rows.empty:
-        logger.info("no significance test: test %s is not among the metrics", settings.metric)
+        logger.info("no significance test: test %s is not among the metrics", metric)
         return None
     means = test_rows.groupby("model", sort=False)["value"].mean()
     pair = _pick_pair(means, settings.ours)
@@ -81,14 +82,14 @@ def compare_best(metrics: pd.DataFrame, output: Path, settings: SignificanceConf
     averaged = []
     for label in pair:
         seeds = sorted(test_rows.loc[test_rows["model"] == label, "seed"].astype(int))
-        runs = [load_per_user(output, label, seed, settings.metric) for seed in seeds]
+        runs = [load_per_user(output, label, seed, metric) for seed in seeds]
         if any(run is None for run in runs):
             logger.warning("no significance test: per-user values of %s are missing in %s", label, output / PER_USER_DIR)
             return None
         averaged.append(average_over_seeds(runs))
     (users_a, values_a), (users_b, values_b) = averaged
     common, in_a, in_b = np.intersect1d(users_a, users_b, return_indices=True)
-    return paired_test(values_a[in_a], values_b[in_b], settings.test, pair[0], pair[1], settings.metric)
+    return paired_test(values_a[in_a], values_b[in_b], settings.test, pair[0], pair[1], metric)
 
 
 def write_significance(output: Path, result: PairedResult, alpha: float, n_seeds: int) -> str:

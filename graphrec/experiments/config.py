@@ -118,9 +118,11 @@ class SignificanceConfig:
     ``ours`` lists the labels of the proposed models; every other model is a
     baseline. With ``ours`` empty, the best model is compared with the
     runner-up. ``test`` is ``wilcoxon`` (signed-rank) or ``ttest`` (paired t).
+    ``metric`` defaults to ``ndcg@10`` when the protocol computes it, else to
+    ``protocol.valid_metric``.
     """
 
-    metric: str = "ndcg@10"
+    metric: str | None = None
     test: str = "wilcoxon"
     ours: list[str] = field(default_factory=list)
     alpha: float = field(default=0.05, metadata=_range(0.0, 1.0))
@@ -287,7 +289,7 @@ def validate_semantics(config: BenchmarkConfig) -> None:
             "set protocol.split_method to interactions (or another explicit method)"
         )
     valid_names = [f"{m}@{k}" for m in config.protocol.metrics for k in config.protocol.ks]
-    if protocol.kind == "topk" and config.protocol.valid_metric not in valid_names:
+    if protocol.kind in ("topk", "sampled") and config.protocol.valid_metric not in valid_names:
         raise ConfigError(
             f"protocol.valid_metric {config.protocol.valid_metric!r} is not computed; "
             f"choose one of {', '.join(valid_names)}"
@@ -324,6 +326,8 @@ def _validate_significance(config: BenchmarkConfig) -> None:
     if unknown:
         raise ConfigError(f"significance.ours names {unknown}, which are not model labels; labels: {', '.join(labels)}")
     computed = [f"{m}@{k}" for m in config.protocol.metrics for k in config.protocol.ks]
+    if significance.metric is None:
+        significance.metric = "ndcg@10" if "ndcg@10" in computed else config.protocol.valid_metric
     if config.protocol.kind == "topk" and significance.metric not in computed:
         raise ConfigError(
             f"significance.metric {significance.metric!r} is not computed; choose one of {', '.join(computed)}"

@@ -71,6 +71,50 @@ class ModelRun:
     per_user: dict[str, np.ndarray] | None = None
 
 
+def train_model(
+    config: BenchmarkConfig,
+    index: int,
+    dataset: RecDataset,
+    graph: dgl.DGLGraph,
+    seed: int,
+    progress: bool = True,
+    checkpoint_root: Path | None = None,
+    resume: bool = False,
+) -> tuple[Recommender, int | None, float]:
+    """Build and fit the ``index``-th model of ``config`` with ``seed``.
+
+    Gradient models go through the Trainer, which early-stops on the
+    full-ranking ``protocol.valid_metric``. With ``checkpoint_root``, training
+    checkpoints go to ``checkpoint_root/<label>-seed<seed>/``, and ``resume``
+    continues from them. Returns the model, the restored epoch (None for
+    models without gradient training) and the training seconds.
+    """
+    spec = config.models[index]
+    protocol = config.protocol
+    seed_everything(seed)
+    model = build_model(spec.name, spec.params, dataset, graph)
+    logger.info("model %s (seed %d): %s", spec.display_name, seed, model)
+
+    if not model.trainable:
+        model.fit(dataset)
+        return model, None, 0.0
+
+    trainer = Trainer(
+        TrainConfig(**spec.train),
+        valid_metric=protocol.valid_metric,
+        ks=tuple(protocol.ks),
+        metrics=tuple(protocol.metrics),
+        eval_batch_size=protocol.eval_batch_size,
+        memory_budget=MemoryBudget.from_mb(protocol.memory_budget_mb),
+        seed=seed,
+        progress=progress,
+        label=spec.display_name,
+    )
+    checkpoint_dir = checkpoint_root / f"{spec.display_name}-seed{seed}" if checkpoint_root else None
+    result = trainer.fit(model, dataset, checkpoint_dir=checkpoint_dir, resume=resume, model_name=spec.name)
+    return model, result.best_epoch, result.seconds
+
+
 def run_model(
     config: BenchmarkConfig,
     index: int,
@@ -81,37 +125,12 @@ def run_model(
     checkpoint_root: Path | None = None,
     resume: bool = False,
 ) -> ModelRun:
-    """Train and evaluate the ``index``-th model of ``config`` with ``seed``.
-
-    With ``checkpoint_root``, training checkpoints go to
-    ``checkpoint_root/<label>-seed<seed>/``; ``resume`` continues from them.
-    """
+    """Train (see :func:`train_model`) and evaluate the ``index``-th model of ``config`` with ``seed``."""
     spec = config.models[index]
     protocol = config.protocol
-    seed_everything(seed)
+    model, best_epoch, seconds = train_model(config, index, dataset, graph, seed, progress, checkpoint_root, resume)
+
     budget = MemoryBudget.from_mb(protocol.memory_budget_mb)
-    model = build_model(spec.name, spec.params, dataset, graph)
-    logger.info("model %s (seed %d): %s", spec.display_name, seed, model)
-
-    best_epoch, seconds = None, 0.0
-    if model.trainable:
-        trainer = Trainer(
-            TrainConfig(**spec.train),
-            valid_metric=protocol.valid_metric,
-            ks=tuple(protocol.ks),
-            metrics=tuple(protocol.metrics),
-            eval_batch_size=protocol.eval_batch_size,
-            memory_budget=budget,
-            seed=seed,
-            progress=progress,
-            label=spec.display_name,
-        )
-        checkpoint_dir = checkpoint_root / f"{spec.display_name}-seed{seed}" if checkpoint_root else None
-        result = trainer.fit(model, dataset, checkpoint_dir=checkpoint_dir, resume=resume, model_name=spec.name)
-        best_epoch, seconds = result.best_epoch, result.seconds
-    else:
-        model.fit(dataset)
-
     rows, per_user = [], None
     for split in (VALID, TEST):
         evaluation = evaluate_model(
