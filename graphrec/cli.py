@@ -155,7 +155,7 @@ def _run_benchmark(args, config, config_path: Path, data_root: Path, output: Pat
 
     from graphrec.experiments.comparison import compare_best, save_per_user, write_significance
     from graphrec.experiments.provenance import provenance
-    from graphrec.experiments.report import markdown_table, metric_order, save_transfer_heatmap
+    from graphrec.experiments.report import markdown_table, metric_order, save_scenario_bars, save_transfer_heatmap
     from graphrec.experiments.runner import METRIC_COLUMNS, prepare_data, run_benchmark
 
     logger.info("run %s in %s", run_id, output)
@@ -198,6 +198,11 @@ def _run_benchmark(args, config, config_path: Path, data_root: Path, output: Pat
     table = markdown_table(metrics, columns, split="test")
     atomic_write_text(output / "table.md", table)
     print(table)
+    bar_metric = config.significance.metric or "ndcg@10"
+    if config.protocol.kind == "topk" and save_scenario_bars(
+        metrics, bar_metric, output / "scenarios.png", f"{config.dataset.name}, {config.scenario}: test {bar_metric} per scenario"
+    ):
+        logger.info("per-scenario bar chart written to %s", output / "scenarios.png")
     significance = compare_best(metrics, output, config.significance)
     if significance is not None:
         statement = write_significance(output, significance, config.significance.alpha, config.seeds)

@@ -282,3 +282,34 @@ def test_rejects_train_split():
 
     with pytest.raises(ValueError, match="split"):
         evaluate_model(model, dataset, TRAIN, ks=KS, metrics=METRICS)
+
+
+def test_cold_start_users_item_level():
+    dataset = tiny_dataset("genre-channel")
+    model = FixedScores(dataset, {None: item_index_scores()})
+
+    result = evaluate_model(model, dataset, TEST, ks=KS, metrics=METRICS)
+
+    # A user is cold in a channel when none of the user's training items is in it.
+    train_channels = {}
+    for user, item, _, _, label in INTERACTIONS:
+        if label == TRAIN:
+            train_channels.setdefault(user - 1, set()).add(CHANNEL_OF_ITEM[item])
+    for s, name in enumerate(dataset.scenario_names):
+        users = result.per_user[name]["users"].tolist()
+        cold = [u for u in users if s not in train_channels[u]]
+        key = name + "/cold-start"
+        if not cold:
+            assert key not in result.per_user
+            continue
+        assert result.per_user[key]["users"].tolist() == cold
+        whole = per_user(result, name, "ndcg@5")
+        assert per_user(result, key, "ndcg@5") == {u: whole[u] for u in cold}
+
+
+def test_cold_start_present_on_tiny_data():
+    dataset = tiny_dataset("genre-channel")
+    result = evaluate_model(FixedScores(dataset, {None: item_index_scores()}), dataset, TEST, ks=KS, metrics=METRICS)
+
+    # Raw user 2's test item 108 is documentary-other, a channel none of the user's training items is in.
+    assert 1 in result.per_user["documentary-other/cold-start"]["users"].tolist()

@@ -144,3 +144,16 @@ def test_benchmark_writes_significance(tmp_path: Path):
     assert saved["n_users"] == len(users)
     assert saved["statistic"] == pytest.approx(d.mean() / (d.std(ddof=1) / math.sqrt(len(d))))
     assert "paired t-test" in (output / "significance.md").read_text()
+
+
+def test_benchmark_writes_scenario_bars(tmp_path: Path):
+    data_root = tmp_path / "data"
+    write_synthetic_ml100k(data_root)
+    config = tmp_path / "small.yaml"
+    config.write_text("protocol: {seed: 3}\nmodels: [{name: pop}]\n", encoding="utf-8")
+    output = tmp_path / "run"
+
+    assert main(["benchmark", str(config), "--data-root", str(data_root), "--output", str(output), "--quiet"]) == 0
+    assert (output / "scenarios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # One model: no pair to test.
+    assert not (output / "significance.json").exists()

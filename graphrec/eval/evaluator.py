@@ -5,6 +5,12 @@ test time the training and validation items are. Per-scenario evaluation keeps
 only the held-out interactions of that scenario and scores with the model's
 view of that scenario. For item-level scenarios it ranks only the scenario's
 items.
+
+Cross-scenario cold start: for each scenario, the users who have held-out
+items there but no training interaction there get their own entry,
+``"<scenario>/cold-start"``. Their values are a subset of the scenario's
+per-user values, so the entry costs no extra ranking. User-level scenarios
+have no such users, because all of a user's interactions share one scenario.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from graphrec.models.base import Recommender
 from graphrec.resources import MemoryBudget
 
 OVERALL = "all"
+COLD_START_SUFFIX = "/cold-start"
 
 
 @dataclass
@@ -105,9 +112,31 @@ def evaluate_model(
                     candidate_items=candidates,
                     memory_budget=memory_budget,
                 )
+            results.update(_cold_start(dataset, results))
     finally:
         model.train(was_training)
     return EvalResult(split=split_name, per_user=results)
 
 
 __all__ = ["EvalResult", "evaluate_model", "OVERALL", "TRAIN", "VALID", "TEST"]
+
+
+def _cold_start(dataset: RecDataset, results: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+    """Return each scenario's per-user values restricted to users without training interactions there."""
+    train = dataset.splits == TRAIN
+    counts = np.zeros((dataset.n_users, dataset.n_scenarios), dtype=np.int64)
+    np.add.at(counts, (dataset.users[train], dataset.scenarios[train]), 1)
+
+    cold = {}
+    for s, name in enumerate(dataset.scenario_names):
+        values = results.get(name)
+        if values is None or len(values["users"]) == 0:
+            continue
+        keep = counts[values["users"], s] == 0
+        if not keep.any():
+            continue
+        # Coverage is a catalogue value (one element), not a per-user one, so it is left out.
+        cold[name + COLD_START_SUFFIX] = {
+            metric: array[keep] for metric, array in values.items() if not metric.startswith("coverage@")
+        }
+    return cold

@@ -69,3 +69,43 @@ def save_transfer_heatmap(weights: np.ndarray, names: tuple[str, ...], path: Pat
     fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_scenario_bars(metrics: pd.DataFrame, metric: str, path: Path, title: str, split: str = "test") -> bool:
+    """Plot ``metric`` per scenario (groups) and model (bars) as a PNG; return False when there is nothing to plot.
+
+    Bars are means over seeds, and error bars are the sample standard
+    deviation when there are several seeds. Cold-start entries are left out.
+    """
+    frame = metrics[(metrics["split"] == split) & (metrics["metric"] == metric)]
+    frame = frame[~frame["scenario"].str.endswith("/cold-start")]
+    if frame.empty:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(frame["model"]))
+    scenarios = list(dict.fromkeys(frame["scenario"]))
+    grouped = frame.groupby(["scenario", "model"])["value"]
+    means, stds = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
+
+    width = 0.8 / len(models)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(scenarios) * max(1, len(models) / 3)), 4.0))
+    for m, model in enumerate(models):
+        positions = [s + (m - (len(models) - 1) / 2) * width for s in range(len(scenarios))]
+        heights = [means.get((scenario, model), np.nan) for scenario in scenarios]
+        errors = [stds.get((scenario, model), 0.0) for scenario in scenarios]
+        ax.bar(positions, heights, width, yerr=errors, capsize=2, label=model)
+    ax.set_xticks(range(len(scenarios)), scenarios, rotation=20, ha="right")
+    ax.set_ylabel(f"{split} {metric}")
+    ax.set_title(title)
+    ax.legend(fontsize="small", ncol=min(4, len(models)))
+    fig.tight_layout()
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return True
