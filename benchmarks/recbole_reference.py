@@ -64,7 +64,7 @@ def main() -> int:
     for model in args.models:
         out = args.work / f"reference-{args.dataset}-{model}.json"
         command = [str(python), "-c", DRIVER, model, str(atomic_root), args.dataset, str(out), str(args.work / "saved")]
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=args.work)
         if done.returncode != 0:
             print(f"RecBole {model} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
             return 1

@@ -87,7 +87,7 @@ def main() -> int:
     atomic_root = write_atomic_files("ml-100k", resolve_data_root(args.data_root), args.work)
     env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
     done = subprocess.run([str(python), "-c", DRIVER, str(atomic_root), "ml-100k", str(args.output.resolve())],
-                          env=env, capture_output=True, text=True)
+                          env=env, capture_output=True, text=True, cwd=args.work)
     if done.returncode != 0:
         print(f"RecBole failed to split:\n{done.stderr[-2000:]}", file=sys.stderr)
         return 1

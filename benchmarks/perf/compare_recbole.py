@@ -110,9 +110,10 @@ def shared_flags(args: argparse.Namespace) -> list[str]:
 
 
 def run_driver(command: list[str], env: dict[str, str], out: Path) -> dict:
+    """Run one driver in the folder of its output file, where RecBole also writes its log folders."""
     print("running", shlex.join(command), flush=True)
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, text=True, capture_output=True)
+    done = subprocess.run(command, env=env, text=True, capture_output=True, cwd=out.parent)
     if done.returncode != 0:
         raise SystemExit(f"{command[1]} failed with exit code {done.returncode}:\n{done.stderr[-3000:]}")
     record = json.loads(out.read_text(encoding="utf-8"))
