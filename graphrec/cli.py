@@ -155,6 +155,7 @@ def _run_benchmark(args, config, config_path: Path, data_root: Path, output: Pat
 
     from graphrec.experiments.comparison import compare_best, save_per_user, write_significance
     from graphrec.experiments.provenance import provenance
+    from graphrec.serve.idmaps import save_id_maps
     from graphrec.experiments.report import markdown_table, metric_order, save_scenario_bars, save_transfer_heatmap
     from graphrec.experiments.runner import METRIC_COLUMNS, prepare_data, run_benchmark
 
@@ -182,6 +183,8 @@ def _run_benchmark(args, config, config_path: Path, data_root: Path, output: Pat
     redirect = contextlib.nullcontext() if args.quiet else logging_redirect_tqdm()
     with redirect:
         dataset = prepare_data(config, data_root, download=not args.no_download)
+        # graphrec serve checks these id maps against the dataset it rebuilds.
+        save_id_maps(output, dataset)
         seeds = [config.protocol.seed + i for i in range(config.seeds)]
         record = provenance(run_id, config_path, data_root, seeds, dataset.source_files)
         atomic_write_text(output / "run.json", json.dumps(record, indent=2))
