@@ -112,8 +112,9 @@ def run_rating_model(
     """Train and evaluate the ``index``-th model of ``config`` under the rating protocol.
 
     The model predicts ``mean training rating + pair_logits`` and trains with
-    squared error; rows report ``rmse`` and ``mae`` for ``valid`` and
-    ``test``, overall and per scenario.
+    squared error, unless it defines ``pointwise_epoch`` (GC-MC trains with
+    cross-entropy over rating levels). Rows report ``rmse`` and ``mae`` for
+    ``valid`` and ``test``, overall and per scenario.
     """
     spec = config.models[index]
     seed_everything(seed)

@@ -2,7 +2,12 @@
 
 The ``ctr`` objective fits binary labels with cross-entropy and stops on
 validation AUC. The ``rating`` objective fits explicit ratings with squared
-error and stops on validation RMSE.
+error and stops on validation RMSE. A model that defines
+``pointwise_epoch(dataset, optimizer, rng, batch_size)`` replaces the
+mini-batch loop with its own epoch and loss (GC-MC trains full-batch with
+cross-entropy over rating levels), and the early stopping stays the same.
+``custom_epoch`` alone does not count, because that hook runs a model's
+ranking loss for the BPR Trainer.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from graphrec.eval.rating_evaluator import evaluate_rating
 from graphrec.eval.ctr_evaluator import DEFAULT_PAIR_BATCH_SIZE, evaluate_ctr
 from graphrec.experiments.config import TrainConfig
 from graphrec.models.base import Recommender, l2_penalty
-from graphrec.models.pointwise import pair_logits
+from graphrec.models.pointwise import pair_logits, rating_offset
 from graphrec.train.trainer import TrainResult
 
 logger = logging.getLogger(__name__)
@@ -34,11 +39,18 @@ def regularisation(
 ) -> torch.Tensor:
     """Return the model's own penalties for a batch, as its BPR loss adds them.
 
-    That is ``reg_weight`` times :func:`graphrec.models.base.l2_penalty` of the
-    batch's layer-0 ``user_emb``, ``item_emb`` and, where the model has one,
-    ``scenario_emb`` rows, plus ``structure_reg * structure_penalty()`` where
-    the model defines both. A model without these attributes adds 0.
+    A model that defines ``pair_penalty(users, items, scenarios)`` supplies
+    its whole penalty through that method, and the rules below are skipped.
+    Otherwise the penalty is ``reg_weight`` times
+    :func:`graphrec.models.base.l2_penalty` of the batch's layer-0
+    ``user_emb``, ``item_emb`` and, where the model has one, ``scenario_emb``
+    rows, plus ``structure_reg * structure_penalty()`` where the model defines
+    both. A model without these attributes adds 0.
     """
+    own_penalty = getattr(model, "pair_penalty", None)
+    if callable(own_penalty):
+        return own_penalty(users, items, scenarios)
+
     total = torch.zeros(())
     reg_weight = float(getattr(model, "reg_weight", 0.0))
     user_emb = getattr(model, "user_emb", None)
@@ -74,7 +86,9 @@ class CTRTrainer:
     Each epoch visits every training interaction once, in an order shuffled by
     a NumPy generator seeded with ``seed``. The loss of a batch is the mean
     binary cross-entropy of :func:`graphrec.models.pointwise.pair_logits`
-    against the labels plus :func:`regularisation`. Every ``eval_every`` epochs
+    against the labels plus :func:`regularisation`, except for a model that
+    defines ``pointwise_epoch``, which runs the epoch with its own batching and
+    loss. Every ``eval_every`` epochs
     (and after the last one) the overall validation AUC is computed. Training
     stops after ``patience`` evaluations without improvement, and then the
     weights of the best evaluation are restored.
@@ -113,7 +127,7 @@ class CTRTrainer:
         if self.objective == "rating":
             # Regression on explicit ratings: the targets are deviations from
             # the mean training rating, which evaluation adds back.
-            self.offset = float(dataset.ratings[dataset.splits == TRAIN].mean())
+            self.offset = rating_offset(dataset)
             targets = (np.asarray(labels, dtype=np.float32) - self.offset).astype(np.float32)
         else:
             targets = _validate_labels(labels, dataset)
@@ -145,6 +159,8 @@ class CTRTrainer:
         best_state = copy.deepcopy(model.state_dict())
         best_auc, best_epoch, stale = -np.inf, 0, 0
         history: list[dict[str, float]] = []
+        own_epoch = callable(getattr(model, "pointwise_epoch", None))
+        loss_name = f"{type(model).__name__} loss" if own_epoch else self._loss_name
 
         bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {self.label} (CTR)", disable=not self.progress, leave=False)
         for epoch in bar:
@@ -160,12 +176,12 @@ class CTRTrainer:
                     stale += 1
                 logger.info(
                     "%s epoch %d: loss %.4f (%s %.4f), valid %s %.4f, %s %.4f (best %.4f at epoch %d)",
-                    self.label, epoch, loss, self._loss_name, bce, *self._metric_names[:1], valid_auc,
+                    self.label, epoch, loss, loss_name, bce, *self._metric_names[:1], valid_auc,
                     self._metric_names[1], valid_logloss, best_auc, best_epoch,
                 )
                 bar.set_postfix(loss=f"{bce:.4f}", valid=f"{valid_auc:.4f}", best=best_epoch)
             else:
-                logger.info("%s epoch %d: loss %.4f (%s %.4f)", self.label, epoch, loss, self._loss_name, bce)
+                logger.info("%s epoch %d: loss %.4f (%s %.4f)", self.label, epoch, loss, loss_name, bce)
             history.append(record)
             if stale >= cfg.patience:
                 logger.info("%s: early stop after epoch %d (no gain for %d evaluations)", self.label, epoch, stale)
@@ -202,8 +218,16 @@ class CTRTrainer:
         targets: np.ndarray,
         train_rows: np.ndarray,
     ) -> tuple[float, float]:
-        """Run one pass over the training rows and return the mean total loss and the mean BCE per batch."""
+        """Run one pass over the training rows and return the mean total loss and the mean BCE per batch.
+
+        For a model that defines ``pointwise_epoch`` both values are the mean
+        loss that this method returns.
+        """
         model.train()
+        own_epoch = getattr(model, "pointwise_epoch", None)
+        if callable(own_epoch):
+            epoch_loss = float(own_epoch(dataset, optimizer, self.rng, self.config.batch_size))
+            return epoch_loss, epoch_loss
         order = self.rng.permutation(train_rows)
         total_loss, total_bce, batches = 0.0, 0.0, 0
         for start in range(0, len(order), self.config.batch_size):
