@@ -25,6 +25,12 @@ Ablations: ``gating=False`` fixes every message gate at 1, and
 fixes equal weights, so every view is the same and there is no
 scenario-specific representation. ``transfer="isolated"`` fixes ``T = I``, so
 no evidence moves between scenarios.
+
+With ``text_init`` set to a text encoder, the layer-0 item embeddings start
+from the principal components of the items' text embeddings and each user's
+from the mean of their training items' (see
+:func:`graphrec.text.features.text_initial_embeddings`), instead of random
+values. They are trained as usual from there.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from graphrec.errors import ConfigError
 from graphrec.models.base import Recommender, bpr_loss, l2_penalty
 from graphrec.models.registry import register_model
 from graphrec.nn.registry import get_layer
+from graphrec.text.features import text_initial_embeddings
 
 TRANSFER_MODES = ("learned", "pooled", "isolated")
 
@@ -58,10 +65,15 @@ class ScenarioGNN(Recommender):
         layer: registered layer name. The layer must accept ``(graph,
             embedding_dim, gating, scenario_nodes)``, return what
             ``ScenarioConv.forward`` returns and have a ``structure_penalty()``
-            method.
+            method. Built in: ``scenario-conv``, ``relation-conv`` and
+            ``scenario-attention``; docs/adding-a-layer.md shows how to add one.
         gating: learn per-scenario message gates.
         scenario_nodes: pass context through scenario nodes.
         transfer: ``"learned"``, ``"pooled"`` or ``"isolated"``.
+        text_init: text encoder for the layer-0 embeddings (``"minilm"``,
+            ``"tfidf"``, or a sentence-transformers folder or cached name;
+            see :func:`graphrec.text.encoders.make_encoder`); None starts
+            from random values.
     """
 
     def __init__(
@@ -77,6 +89,7 @@ class ScenarioGNN(Recommender):
         gating: bool = True,
         scenario_nodes: bool = True,
         transfer: str = "learned",
+        text_init: str | None = None,
     ):
         super().__init__(dataset, graph)
         if transfer not in TRANSFER_MODES:
@@ -98,6 +111,9 @@ class ScenarioGNN(Recommender):
         self.register_buffer("user_mix", _scenario_shares(graph, "includes_user", "user"), persistent=False)
         self.register_buffer("item_mix", _scenario_shares(graph, "includes_item", "item"), persistent=False)
         self._register_scoring_context(dataset)
+        self.text_init = text_init
+        if text_init is not None:
+            self._register_text_start(dataset, text_init, embedding_dim)
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self.reset_parameters()
 
@@ -111,11 +127,26 @@ class ScenarioGNN(Recommender):
             # the scenarios by the user's share of training interactions.
             self.register_buffer("user_share", torch.tensor(dataset.user_scenario_share))
 
+    def _register_text_start(self, dataset: RecDataset, text_init: str, embedding_dim: int) -> None:
+        """Store the text-derived layer-0 values that ``reset_parameters`` copies in."""
+        user_start, user_has_items, item_start = text_initial_embeddings(dataset, text_init, embedding_dim)
+        # Derived from the data on every construction, so checkpoints leave them out.
+        self.register_buffer("user_text_start", torch.from_numpy(user_start), persistent=False)
+        self.register_buffer("user_has_items", torch.from_numpy(user_has_items), persistent=False)
+        self.register_buffer("item_text_start", torch.from_numpy(item_start), persistent=False)
+
     def reset_parameters(self) -> None:
         nn.init.xavier_normal_(self.user_emb.weight)
         nn.init.xavier_normal_(self.item_emb.weight)
         nn.init.xavier_normal_(self.scenario_emb.weight)
         nn.init.zeros_(self.transfer_logits)
+        if self.text_init is not None:
+            # Columns past the text components keep their random values.
+            with torch.no_grad():
+                n_text = self.item_text_start.shape[1]
+                self.item_emb.weight[:, :n_text] = self.item_text_start
+                rows = self.user_has_items
+                self.user_emb.weight[rows, :n_text] = self.user_text_start[rows]
 
     def transfer_weights(self) -> torch.Tensor:
         """Return ``T`` ``[S, S]``; row ``s`` gives the weight of each scenario's evidence in scenario ``s``."""
