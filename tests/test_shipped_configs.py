@@ -10,7 +10,7 @@ import yaml
 from graphrec.experiments.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted([*ROOT.glob("benchmarks/configs/*.yaml"), *ROOT.glob("experiments/*.yaml")])
+CONFIGS = sorted([*ROOT.glob("benchmarks/configs/*.yaml"), *ROOT.glob("experiments/**/*.yaml")])
 
 
 def read(path: Path) -> dict:
