@@ -93,7 +93,7 @@ def test_model_params_kept(tmp_path):
     # Given values are kept and every other hyper-parameter gets the constructor default.
     assert config.models[2].params == {
         "embedding_dim": 64, "n_layers": 2, "reg_weight": 1e-4, "structure_reg": 0.0, "layer": "scenario-conv",
-        "gating": False, "scenario_nodes": True, "transfer": "pooled",
+        "gating": False, "scenario_nodes": True, "transfer": "pooled", "text_init": None,
     }
 
 
