@@ -303,3 +303,14 @@ def test_benchmark_config_selects_new_layers(tmp_path: Path):
     log = (output / "benchmark.log").read_text(encoding="utf-8")
     assert "ScenarioAttentionConv" in log
     assert "RelationConv" in log
+
+
+def test_plain_layer_rejected_by_scenario_gnn():
+    from graphrec.errors import ConfigError
+    from graphrec.graph.build import build_graph
+    from graphrec.models.registry import build_model
+    from helpers import tiny_dataset
+
+    dataset = tiny_dataset()
+    with pytest.raises(ConfigError, match="not a scenario layer"):
+        build_model("scenario-gnn", {"layer": "lightgcn"}, dataset, build_graph(dataset))

@@ -1,6 +1,6 @@
 """Per-user result files and the significance statement of a benchmark run.
 
-Each finished top-K run writes its per-user test values to
+Each finished top-K or sampled run writes its per-user test values to
 ``per-user/<label>-seed<seed>.npz``. After the run, the best model is
 compared with the best baseline (see
 :class:`graphrec.experiments.config.SignificanceConfig`) by a paired test over

@@ -2,7 +2,8 @@
 
 Under this protocol an interaction's label is 1 when its rating is above
 ``protocol.ctr_threshold`` (3.0 by default, so 4 and 5 of a 1-5 scale). The
-interactions are split at random into 80/10/10 without regard to users.
+split comes from ``protocol.split_method``, which must be explicit; with
+``interactions`` the rows are split at random without regard to users.
 Models are trained with binary cross-entropy and evaluated by AUC and log
 loss, overall and per scenario.
 """

@@ -105,6 +105,11 @@ class ScenarioGNN(Recommender):
             torch.zeros(dataset.n_scenarios, dataset.n_scenarios), requires_grad=transfer == "learned"
         )
         conv_cls = get_layer(layer)
+        if not hasattr(conv_cls, "structure_penalty"):
+            raise ConfigError(
+                f"layer {layer!r} is not a scenario layer (it has no structure_penalty()); "
+                "use scenario-conv, relation-conv, scenario-attention or a layer written as in docs/adding-a-layer.md"
+            )
         self.convs = nn.ModuleList(
             conv_cls(graph, embedding_dim, gating=gating, scenario_nodes=scenario_nodes) for _ in range(n_layers)
         )
