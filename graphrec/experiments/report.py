@@ -92,7 +92,7 @@ def save_scenario_bars(metrics: pd.DataFrame, metric: str, path: Path, title: st
     means, stds = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
 
     width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(scenarios) * max(1, len(models) / 3)), 4.0))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(scenarios) * max(1, len(models) / 3)) + 2.0, 4.0))
     for m, model in enumerate(models):
         positions = [s + (m - (len(models) - 1) / 2) * width for s in range(len(scenarios))]
         heights = [means.get((scenario, model), np.nan) for scenario in scenarios]
@@ -101,7 +101,8 @@ def save_scenario_bars(metrics: pd.DataFrame, metric: str, path: Path, title: st
     ax.set_xticks(range(len(scenarios)), scenarios, rotation=20, ha="right")
     ax.set_ylabel(f"{split} {metric}")
     ax.set_title(title)
-    ax.legend(fontsize="small", ncol=min(4, len(models)))
+    # Outside the axes, so that the legend never hides a bar.
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
 
     buffer = io.BytesIO()
