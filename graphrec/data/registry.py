@@ -58,8 +58,8 @@ _LOADERS: dict[str, DatasetLoader] = {
 
 
 def available_datasets() -> list[str]:
-    """Return the names that load_dataset accepts, sorted."""
-    return sorted(_LOADERS)
+    """Return the names that load_dataset accepts, sorted (``synthetic`` takes parameters, see graphrec.data.synthetic)."""
+    return sorted([*_LOADERS, "synthetic[:N][,key=value...]"])
 
 
 def load_dataset(name: str, data_root: Path, download: bool = True, on_bad_rows: str = "error") -> RawData:
@@ -74,6 +74,11 @@ def load_dataset(name: str, data_root: Path, download: bool = True, on_bad_rows:
     known ones), and whatever the dataset's loader raises.
     """
     check_on_bad_rows(on_bad_rows)
+    if name == "synthetic" or name.startswith("synthetic:"):
+        # Generated, not read: see graphrec.data.synthetic for the parameters.
+        from graphrec.data.synthetic import generate_synthetic, parse_synthetic_name
+
+        return generate_synthetic(parse_synthetic_name(name), name=name)
     if name not in _LOADERS:
         raise DataError(f"unknown dataset {name!r}. Known datasets: {', '.join(available_datasets())}.")
     return _LOADERS[name](Path(data_root).expanduser(), download, on_bad_rows)
