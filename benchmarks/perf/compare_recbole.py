@@ -36,10 +36,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-# RecBole 1.2.1 calls scipy's dok_matrix._update, removed in scipy 1.12, and
-# its ray import needs pkg_resources from setuptools < 70. torch 2.13.0 is the
-# CPU build this machine's package index serves without the CUDA libraries.
-RECBOLE_PACKAGES = ["torch==2.13.0", "recbole==1.2.1", "scipy==1.11.4", "numpy<2", "setuptools<70"]
+# RecBole 1.2.1 calls scipy's dok_matrix._update, removed in scipy 1.12. torch
+# 2.13.0 is the CPU build this machine's package index serves without the CUDA
+# libraries. RecBole's ray import needs pkg_resources, which setuptools 70
+# removed, while torch 2.13 declares setuptools >= 77; so setuptools is
+# downgraded in a second step, which pip accepts with a warning.
+RECBOLE_PACKAGES = ["torch==2.13.0", "recbole==1.2.1", "scipy==1.11.4", "numpy<2"]
+RECBOLE_SETUPTOOLS = "setuptools<70"
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,13 +69,15 @@ def parse_args() -> argparse.Namespace:
 def ensure_recbole(venv: Path) -> tuple[Path | None, str]:
     """Return RecBole's Python and a note; None and the reason when the install fails."""
     python = venv / "bin" / "python"
-    if python.exists() and subprocess.run([python, "-c", "import recbole"], capture_output=True).returncode == 0:
+    check = [python, "-c", "import recbole.quick_start"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
         return python, f"RecBole found in {venv}"
     print(f"installing RecBole into {venv} (a few minutes) ...", flush=True)
     steps = [
         [sys.executable, "-m", "venv", str(venv)],
         [str(python), "-m", "pip", "install", "--quiet", "pip<25"],
         [str(python), "-m", "pip", "install", "--quiet", *RECBOLE_PACKAGES],
+        [str(python), "-m", "pip", "install", "--quiet", RECBOLE_SETUPTOOLS],
     ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True)
@@ -80,7 +85,7 @@ def ensure_recbole(venv: Path) -> tuple[Path | None, str]:
             reason = f"`{shlex.join(step)}` failed: {done.stderr.strip()[-500:]}"
             print(f"RecBole skipped: {reason}", file=sys.stderr)
             return None, reason
-    return python, f"RecBole installed into {venv} with {' '.join(RECBOLE_PACKAGES)}"
+    return python, f"RecBole installed into {venv} with {' '.join(RECBOLE_PACKAGES)}, then {RECBOLE_SETUPTOOLS}"
 
 
 def write_atomic_files(name: str, data_root: Path, work: Path) -> Path:
