@@ -6,8 +6,10 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
+import importlib.util
 import json
 import logging
+import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -118,6 +120,21 @@ def _select_config(args: argparse.Namespace) -> Path:
     return path
 
 
+def _recorded_data_root(args: argparse.Namespace) -> Path | None:
+    """Return the data folder that a resumed or reproduced run recorded in run.json, if it still exists."""
+    run_dir = args.resume or args.reproduce
+    if run_dir is None or os.environ.get("GRAPHREC_DATA"):
+        return None
+    try:
+        recorded = Path(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["data_root"])
+    except (OSError, ValueError, KeyError):
+        return None
+    if recorded.is_dir():
+        logger.info("using the data folder recorded in %s: %s", run_dir / "run.json", recorded)
+        return recorded
+    return None
+
+
 def _finished_runs(metrics_path: Path) -> tuple[list[dict], set[tuple[str, int]]]:
     if not metrics_path.exists():
         return [], set()
@@ -138,7 +155,7 @@ def run_benchmark_command(args: argparse.Namespace) -> int:
         if not args.memory_budget_mb > 0:
             raise ConfigError(f"--memory-budget-mb must be positive, got {args.memory_budget_mb}")
         config.protocol.memory_budget_mb = args.memory_budget_mb
-    data_root = resolve_data_root(args.data_root)
+    data_root = resolve_data_root(args.data_root if args.data_root is not None else _recorded_data_root(args))
     output, run_id = _prepare_folder(args, config_path)
     handlers = _configure_logging(output / "benchmark.log", args.quiet)
     try:
@@ -232,10 +249,36 @@ def _compare_with_original(original: Path, repeated: Path) -> int:
     return 1
 
 
+def load_plugins(spec: str) -> list[str]:
+    """Import the modules in ``spec`` (``GRAPHREC_PLUGINS``): module names or ``.py`` files, separated by ``os.pathsep``.
+
+    Importing a module registers its models and layers, so code outside the
+    package can be used from configs. Returns the imported module names.
+    """
+    loaded = []
+    for entry in filter(None, (part.strip() for part in spec.split(os.pathsep))):
+        if entry.endswith(".py"):
+            path = Path(entry)
+            if not path.is_file():
+                raise ConfigError(f"GRAPHREC_PLUGINS names {entry}, which is not a file")
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[path.stem] = module
+            module_spec.loader.exec_module(module)
+        else:
+            try:
+                importlib.import_module(entry)
+            except ImportError as err:
+                raise ConfigError(f"GRAPHREC_PLUGINS names module {entry!r}, which failed to import: {err}") from None
+        loaded.append(entry)
+    return loaded
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        load_plugins(os.environ.get("GRAPHREC_PLUGINS", ""))
         return args.handler(args)
     except GraphrecError as err:
         print(f"graphrec: error: {err}", file=sys.stderr)

@@ -365,3 +365,36 @@ def test_invalid_yaml(tmp_path):
 
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_config(path)
+
+
+def test_misspelled_layer_fails_at_load(tmp_path):
+    path = tmp_path / "layer.yaml"
+    path.write_text("models: [{name: scenario-gnn, params: {layer: scenario-cnov}}]\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="unknown layer 'scenario-cnov'"):
+        load_config(path)
+
+
+def test_plugin_file_registers_a_layer(tmp_path, monkeypatch):
+    from graphrec.cli import load_plugins
+    from graphrec.nn.registry import LAYERS
+
+    plugin = tmp_path / "my_plugin_layer.py"
+    plugin.write_text(
+        "from torch import nn\n"
+        "from graphrec.nn.registry import register_layer\n\n\n"
+        "@register_layer('plugin-test-layer')\n"
+        "class PluginLayer(nn.Module):\n"
+        "    def structure_penalty(self):\n"
+        "        return 0.0\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delitem(LAYERS, "plugin-test-layer", raising=False)
+
+    assert load_plugins(str(plugin)) == [str(plugin)]
+    assert "plugin-test-layer" in LAYERS
+    with pytest.raises(ConfigError, match="not a file"):
+        load_plugins(str(tmp_path / "missing.py"))
+    with pytest.raises(ConfigError, match="failed to import"):
+        load_plugins("no_such_graphrec_plugin")
+    LAYERS.pop("plugin-test-layer")

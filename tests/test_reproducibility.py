@@ -178,3 +178,16 @@ def test_benchmark_removes_its_log_handlers(setup, tmp_path: Path, capsys):
     assert logging.getLogger().handlers == before
     assert capsys.readouterr().err.count("ml-100k not found") == 1
     assert "ml-100k not found" in (tmp_path / "out" / "benchmark.log").read_text(encoding="utf-8")
+
+
+def test_reproduce_uses_recorded_data_root(setup, tmp_path: Path, capsys, monkeypatch):
+    data_root, config = setup
+    assert run(config, data_root, tmp_path / "original") == 0
+    monkeypatch.delenv("GRAPHREC_DATA", raising=False)
+
+    # No --data-root and no GRAPHREC_DATA: the data folder comes from run.json, nothing is downloaded.
+    code = main(["benchmark", "--reproduce", str(tmp_path / "original"), "--output", str(tmp_path / "again"),
+                 "--no-download", "--quiet"])
+
+    assert code == 0
+    assert "reproduced:" in capsys.readouterr().out

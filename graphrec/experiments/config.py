@@ -305,6 +305,11 @@ def validate_semantics(config: BenchmarkConfig) -> None:
             if key not in allowed:
                 raise unknown_key_error(key, list(allowed), f"{where}.params.")
             model.params[key] = _check_type(value, typing.get_type_hints(cls.__init__)[key], f"{where}.params.{key}")
+        if isinstance(model.params.get("layer"), str):
+            # Fail before any training when a layer name is misspelled.
+            from graphrec.nn.registry import get_layer
+
+            get_layer(model.params["layer"])
         # Fill in the defaults so that the resolved config lists every hyper-parameter.
         model.params = {name: model.params.get(name, p.default) for name, p in allowed.items()}
         model.train = dataclasses.asdict(from_dict(TrainConfig, {**dataclasses.asdict(config.train), **model.train}, f"{where}.train"))

@@ -3,8 +3,9 @@
 Each model of a config declares its search space under ``search``. A key is a
 model hyper-parameter or ``train.<setting>``. A value is either a list of
 candidates or a range ``{low, high, log, type}``, and ranges need Bayesian
-search. Every model gets the same trial budget. Trials are scored on the
-validation split only, and the test split is never read. With ``folds`` above
+search. Every model gets the same trial budget. Trials are selected on the
+validation split only: the runner also computes test metrics, but they never
+enter a trial's value or the choice of the best trial. With ``folds`` above
 1, the data is split into that many per-user folds (``kfold``). A trial is
 then trained once per fold and scored by its mean validation value.
 """
