@@ -182,3 +182,13 @@ def test_age_group_ignores_users_without_interactions():
 
     expected = np.array([AGE_GROUP_OF_USER[u] for u in raw.interactions["user_id"]])
     assert np.array_equal(assignment.interaction_scenario, expected)
+
+
+def test_genre_channel_later_release_names():
+    from graphrec.data.scenarios import GENRE_CHANNELS, genre_channel_of
+
+    names = list(GENRE_CHANNELS)
+    assert names[genre_channel_of(("Children", "Comedy"))] == "family-comedy"
+    assert names[genre_channel_of(("IMAX",))] == "documentary-other"
+    # IMAX loses the tie to the movie's real genre.
+    assert names[genre_channel_of(("Action", "IMAX"))] == "action-adventure"

@@ -165,13 +165,15 @@ def age_group(raw: RawData) -> ScenarioAssignment:
 # Channels of the genre-channel spec, in tie-break order. A movie goes to the
 # channel that contains most of its genres. On a tie the channel listed first
 # wins, so the broad Drama and Comedy genres lose ties to the more specific
-# channels. A movie with no genre flag goes to "documentary-other".
+# channels. A movie with no genre flag goes to "documentary-other". The later
+# MovieLens releases spell "Children's" as "Children" and add "IMAX", which
+# then loses every tie to the movie's other genres.
 GENRE_CHANNELS: dict[str, tuple[str, ...]] = {
     "thriller-crime": ("Crime", "Thriller", "Mystery", "Film-Noir", "Horror"),
     "action-adventure": ("Action", "Adventure", "War", "Western", "Sci-Fi", "Fantasy"),
-    "family-comedy": ("Children's", "Animation", "Musical", "Comedy"),
+    "family-comedy": ("Children's", "Children", "Animation", "Musical", "Comedy"),
     "drama-romance": ("Drama", "Romance"),
-    "documentary-other": ("Documentary", "unknown"),
+    "documentary-other": ("Documentary", "unknown", "IMAX"),
 }
 
 
@@ -185,7 +187,7 @@ def genre_channel_of(genres: tuple[str, ...] | list[str]) -> int:
 
 @register_scenario("genre-channel")
 def genre_channel(raw: RawData) -> ScenarioAssignment:
-    """Item-level scenario: the 19 MovieLens genres grouped into five channels."""
+    """Item-level scenario: the MovieLens genres grouped into five channels."""
     known = {g for members in GENRE_CHANNELS.values() for g in members}
     unknown = sorted({g for gs in raw.items["genres"] for g in gs} - known)
     if unknown:
