@@ -229,15 +229,20 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     return cls(**values)
 
 
-def load_config(path: str | Path) -> BenchmarkConfig:
-    """Read and validate a benchmark YAML file."""
-    path = Path(path)
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file, raising ConfigError that names the file when it is missing or invalid."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: invalid YAML: {err}") from None
+
+
+def load_config(path: str | Path) -> BenchmarkConfig:
+    """Read and validate a benchmark YAML file."""
+    path = Path(path)
+    data = read_yaml(path)
     try:
         config = from_dict(BenchmarkConfig, data)
     except ConfigError as err:

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from graphrec.errors import ConfigError
-from graphrec.experiments.config import BenchmarkConfig, _range, _check_type, from_dict, unknown_key_error, validate_semantics
+from graphrec.experiments.config import (
+    BenchmarkConfig, _check_type, _range, from_dict, read_yaml, unknown_key_error, validate_semantics,
+)
 from graphrec.rl.policies import get_policy_class, policy_hyperparameters
 
 MODES = ("replay", "simulator")
@@ -87,12 +88,7 @@ class RLConfig(BenchmarkConfig):
 def load_rl_config(path: str | Path) -> RLConfig:
     """Read and validate an RL YAML file."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+    data = read_yaml(path)
     try:
         config = from_dict(RLConfig, data)
         validate_rl_config(config)
