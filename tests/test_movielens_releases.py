@@ -623,7 +623,8 @@ def test_missing_release_without_download(tmp_path: Path):
 
 def test_registry_names():
     assert available_datasets() == sorted(
-        ["ml-100k", "ml-1m", "ml-latest-small", "ml-latest", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "douban-sample"]
+        ["ml-100k", "ml-1m", "ml-latest-small", "ml-latest", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "douban-sample",
+         "synthetic[:N][,key=value...]"]
     )
 
 

@@ -163,6 +163,8 @@ class NeighbourSampledBatches:
 
         The order, the negatives and DGL's neighbour sampling (seeded once per
         epoch) all draw from ``rng``, so a seed repeats the epoch exactly.
+        NOTE: only with one thread: DGL samples in parallel with a generator per
+        thread, and with several threads the draws vary from run to run.
         """
         self.negatives.rng = rng
         dgl.seed(int(rng.integers(_DGL_SEED_LIMIT)))
