@@ -1,9 +1,9 @@
 """Re-run RecBole 1.2.1 models on ml-100k under the RecBole-compatible preset, here.
 
-Runs each model with RecBole's default settings and the preset (every rating a
-positive, per-user random 80/10/10 split with seed 2020, full ranking, test
-metrics at 10), inside RecBole's own virtual environment (created by
-benchmarks/perf/compare_recbole.py, or by this script when missing). Writes
+Each model runs with RecBole's default settings under the preset: every
+rating a positive, per-user random 80/10/10 split with seed 2020, full
+ranking, test metrics at 10. RecBole lives in its own virtual environment,
+created by benchmarks/perf/compare_recbole.py, or by this script when missing. Writes
 one JSON file per model to --work and prints a Markdown table.
 
     python benchmarks/recbole_reference.py --data-root ../shared/data --models Pop ItemKNN EASE BPR

@@ -14,7 +14,7 @@ each in its own process. It then reports, as ratios to RecBole:
 
 RecBole is installed into its own virtual environment on the first run
 (``--venv``), with the packages in RECBOLE_PACKAGES. If that install fails,
-the script says so and reports graphrec alone. The preset is RecBole's: every
+the script prints the reason and reports graphrec alone. The preset is RecBole's: every
 rating is a positive, per-user random 80/10/10 split, full ranking. Each
 framework draws its own split with its own random generator, so the splits are
 of the same kind but not identical.
