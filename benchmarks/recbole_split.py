@@ -1,7 +1,7 @@
 """Export RecBole's own ml-100k split, so graphrec can score models on exactly that split.
 
 RecBole 1.2.1 draws the preset's per-user random 80/10/10 split with its own
-random generator, so graphrec's split of the same kind holds different
+random generator, so graphrec's split of the same kind contains different
 interactions. This script asks RecBole (in its own virtual environment, see
 benchmarks/perf/compare_recbole.py) for its split with seed 2020 and writes
 ``train.csv``, ``valid.csv`` and ``test.csv`` with raw ids to --output, plus

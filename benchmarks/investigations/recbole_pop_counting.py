@@ -1,4 +1,4 @@
-"""Why graphrec's Pop scores higher than RecBole 1.2.1's Pop on ml-100k.
+"""The cause of graphrec's Pop scoring higher than RecBole 1.2.1's Pop on ml-100k.
 
 RecBole's Pop counts an item in its training step with
 ``item_cnt[item, :] = item_cnt[item, :] + 1`` over a batch of item ids. When

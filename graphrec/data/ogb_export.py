@@ -37,7 +37,7 @@ negatives of :mod:`graphrec.eval.sampled` in both OGB conventions:
   (``[E, N]``), as in ``ogbl-citation2``, whose evaluator ranks
   ``target_node[r]`` against ``target_node_neg[r]``.
 
-The graph in ``raw/`` holds training edges only, so a model that reads it never
+The graph in ``raw/`` contains training edges only, so a model that reads it never
 sees validation or test edges. OGB's loader adds the reverse of each edge
 (``add_inverse_edge`` is ``True``).
 """

@@ -24,9 +24,9 @@ disagree). In ogb 1.3.6:
   ``hits@{1,3,10}_list``. They rank each positive against its own row of
   negatives, which is the per-user HR@K of this protocol. Their rank counts a
   tie as half a negative above the positive (the mean of the optimistic and
-  pessimistic ranks), so :func:`break_ties_against_positive` first raises tied
-  negatives to the next float64 above the positive, which makes OGB's rank
-  equal to the rank of the tie rule above.
+  pessimistic ranks). So :func:`break_ties_against_positive` first raises tied
+  negatives to the next float64 above the positive. OGB's rank then equals the
+  rank of the tie rule above.
 - the Hits@K datasets (``ogbl-collab``, ``ogbl-ppa``, ``ogbl-ddi``) take one
   flat array of negatives shared by all positives and count a positive as a
   hit when it scores strictly above the K-th highest of all negatives. That is

@@ -2,9 +2,9 @@
 
 Both models are scored on the same test users, so the per-user metric values
 form pairs. With several seeds, each user's value is first averaged over the
-seeds of each model, and the test then runs over users. This treats users as
-the sample, which is the usual unit in recommendation papers; it does not
-account for the spread between seeds, which the mean ± std table shows.
+seeds of each model, and the test then runs over users. Users are the sample,
+so the test does not account for the spread between seeds. The mean ± std
+table shows that spread.
 
 Two tests are offered (``scipy.stats``):
 
@@ -53,7 +53,7 @@ class PairedResult:
 def average_over_seeds(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Average per-user values over seeds.
 
-    ``runs`` holds one ``(users, values)`` pair per seed. Returns the sorted
+    ``runs`` contains one ``(users, values)`` pair per seed. Returns the sorted
     user ids seen in every seed and each user's mean value.
     """
     if not runs:

@@ -66,7 +66,7 @@ class ModelRun:
     rows: list[dict]
     best_epoch: int | None
     seconds: float
-    #: Per-user test values of the overall metrics (``"users"`` holds the user
+    #: Per-user test values of the overall metrics (``"users"`` contains the user
     #: indices), for paired significance tests; None where the protocol has none.
     per_user: dict[str, np.ndarray] | None = None
 

@@ -12,7 +12,7 @@ with ``slope`` and ``intercept`` fitted by logistic regression on every
 logged interaction, labelled ``rating >= reward_threshold``, plus
 ``calibration_negatives`` uniformly drawn unobserved (user, item) pairs per
 interaction, labelled 0. So ``p`` estimates the chance that the user consumes
-the item and rates it at least ``reward_threshold``; the number of drawn
+the item and rates it at least ``reward_threshold``. The number of drawn
 negatives sets its base rate.
 
 At every test event (time order, the replay's candidates) the policy shows

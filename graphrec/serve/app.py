@@ -19,11 +19,10 @@ keeps running.
 
 The GET endpoints are plain Starlette routes that read their query
 parameters with :class:`QueryReader` instead of FastAPI's declared
-parameters. Under uvicorn's pure-Python HTTP parser (h11) a FastAPI route
-with three validated query parameters costs about 120 us of CPU per request
-against about 47 us for a plain route (measured on this project's 2-core
-development machine under load), and ``/recommend`` has a latency target at
-50 concurrent requests. The POST body keeps FastAPI's pydantic validation.
+parameters, because ``/recommend`` has a latency target at 50 concurrent
+requests. Under uvicorn's pure-Python HTTP parser (h11), a FastAPI route with
+three validated query parameters cost about 120 us of CPU per request against
+about 47 us for a plain route (measured once on a loaded 2-core machine). The POST body keeps FastAPI's pydantic validation.
 """
 
 from __future__ import annotations
