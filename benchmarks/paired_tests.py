@@ -11,8 +11,9 @@ rejects runs whose dataset, preprocessing, scenario spec, split settings or
 id maps differ. Each pair uses only the seeds both models ran, so a model
 with 5 seeds is compared with one with 3 on those 3.
 
-It prints a Markdown table with both means, the difference, the seeds and the
-p-value.
+``--scenario`` tests the users of one scenario or cold-start group instead
+of all users. The script prints a Markdown table with both means, the
+difference, the seeds and the p-value.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def split_identity(run_dir: Path) -> dict:
         "scenario": config.get("scenario"),
         "protocol": {key: protocol.get(key) for key in SPLIT_KEYS},
     }
+    # Older runs have no holdout_share, and only this split method reads it.
+    if protocol.get("split_method") == "scenario-holdout":
+        identity["protocol"]["holdout_share"] = protocol.get("holdout_share")
     maps = run_dir / "id-maps.json"
     if maps.is_file():
         identity["id-maps"] = json.loads(maps.read_text(encoding="utf-8"))
@@ -77,7 +81,7 @@ def model_seeds(run_dirs: list[Path], metric: str) -> dict[str, tuple[Path, list
     return found
 
 
-def compare(models: dict[str, tuple[Path, list[int]]], a: str, b: str, metric: str, test: str):
+def compare(models: dict[str, tuple[Path, list[int]]], a: str, b: str, metric: str, test: str, scenario: str = "all"):
     """Run the paired test of ``a`` against ``b`` on their common seeds; return the result and the seeds."""
     for label in (a, b):
         if label not in models:
@@ -88,9 +92,12 @@ def compare(models: dict[str, tuple[Path, list[int]]], a: str, b: str, metric: s
     averaged = []
     for label in (a, b):
         run_dir = models[label][0]
-        runs = [load_per_user(run_dir, label, seed, metric) for seed in seeds]
+        runs = [load_per_user(run_dir, label, seed, metric, scenario) for seed in seeds]
         if any(run is None for run in runs):
-            raise SystemExit(f"per-user {metric} values of {label!r} are missing in {run_dir} for some of seeds {seeds}")
+            raise SystemExit(
+                f"per-user {metric} values of {label!r} in scenario {scenario!r} are missing in {run_dir} "
+                f"for some of seeds {seeds}; runs made before per-scenario files were written have only 'all'"
+            )
         averaged.append(average_over_seeds(runs))
     (users_a, values_a), (users_b, values_b) = averaged
     _, in_a, in_b = np.intersect1d(users_a, users_b, return_indices=True)
@@ -104,19 +111,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--with", dest="others", nargs="+", type=Path, default=[], metavar="RUN_DIR",
                         help="further runs on the same split whose models may appear in --pairs")
     parser.add_argument("--metric", default="ndcg@10")
+    parser.add_argument("--scenario", default="all",
+                        help="users to test on: all (default), a scenario name or a '<scenario>/cold-start' group")
     parser.add_argument("--test", choices=TESTS, default="wilcoxon")
     args = parser.parse_args(argv)
 
     check_same_split(args.run_dir, args.others)
     models = model_seeds([args.run_dir, *args.others], args.metric)
 
+    if args.scenario != "all":
+        print(f"Scenario: {args.scenario}\n")
     print(f"| A | B | {args.metric} A | {args.metric} B | difference | seeds | users | p ({args.test}) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for pair in args.pairs:
         if pair.count(":") != 1:
             raise SystemExit(f"invalid --pairs value {pair!r}: expected MODEL_A:MODEL_B")
         a, b = pair.split(":")
-        result, seeds = compare(models, a, b, args.metric, args.test)
+        result, seeds = compare(models, a, b, args.metric, args.test, args.scenario)
         print(f"| {a} | {b} | {result.mean_a:.4f} | {result.mean_b:.4f} | {result.difference:+.4f} | "
               f"{len(seeds)} | {result.n_users} | {result.p_value:.3g} |")
 

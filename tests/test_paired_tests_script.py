@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from graphrec.experiments.comparison import save_per_user
+from graphrec.experiments.comparison import load_per_user, per_user_entries, save_per_user
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks/paired_tests.py"
 spec = importlib.util.spec_from_file_location("paired_tests", SCRIPT)
@@ -82,3 +82,41 @@ def test_unknown_label_lists_known(tmp_path):
 
     with pytest.raises(SystemExit, match="Known models: full, pop"):
         paired_tests.main([str(run), "--pairs", "full:lightgcn"])
+
+
+def test_per_user_file_keeps_scenario_groups(tmp_path):
+    per_user = {
+        "all": {"users": np.array([0, 1, 2]), "ndcg@10": np.array([0.1, 0.2, 0.3])},
+        "drama": {"users": np.array([1, 2]), "ndcg@10": np.array([0.5, 0.6])},
+        "drama/cold-start": {"users": np.array([2]), "ndcg@10": np.array([0.6])},
+    }
+    save_per_user(tmp_path, "m", 1, per_user_entries(per_user))
+
+    users, values = load_per_user(tmp_path, "m", 1, "ndcg@10")
+    assert users.tolist() == [0, 1, 2]
+    assert values.tolist() == [0.1, 0.2, 0.3]
+    users, values = load_per_user(tmp_path, "m", 1, "ndcg@10", "drama/cold-start")
+    assert users.tolist() == [2]
+    assert values.tolist() == [0.6]
+    assert load_per_user(tmp_path, "m", 1, "ndcg@10", "comedy") is None
+
+
+def test_pair_on_one_scenario(tmp_path, capsys):
+    run = tmp_path / "run"
+    make_run(run, {"a": {2020: [0.5, 0.5, 0.5, 0.5]}, "b": {2020: [0.5, 0.5, 0.5, 0.5]}})
+    # In scenario "drama", users 1 to 3 score 0.4, 0.6, 0.8 under a and 0.2, 0.3, 0.4 under b.
+    for label, values in (("a", [0.4, 0.6, 0.8]), ("b", [0.2, 0.3, 0.4])):
+        per_user = {
+            "all": {"users": np.arange(1, 5), "ndcg@10": np.full(4, 0.5)},
+            "drama": {"users": np.array([1, 2, 3]), "ndcg@10": np.array(values)},
+        }
+        save_per_user(run, label, 2020, per_user_entries(per_user))
+
+    paired_tests.main([str(run), "--pairs", "a:b", "--scenario", "drama", "--test", "ttest"])
+
+    # Differences 0.2, 0.3, 0.4: mean 0.3, sample std 0.1, t = 0.3 / (0.1 / sqrt(3)) with 2 degrees of freedom.
+    t = 0.3 / (0.1 / math.sqrt(3.0))
+    p_value = 1.0 - t / math.sqrt(2.0 + t * t)
+    cells = [cell.strip() for cell in capsys.readouterr().out.strip().splitlines()[-1].strip("|").split("|")]
+    assert cells[:7] == ["a", "b", "0.6000", "0.3000", "+0.3000", "1", "3"]
+    assert float(cells[7]) == pytest.approx(p_value, rel=1e-2)

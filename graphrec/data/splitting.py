@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from graphrec.data import splits_extra
+from graphrec.data.scenario_holdout import scenario_holdout_split
 from graphrec.data.split import random_split_by_user
 from graphrec.data.tables import RawData
 from graphrec.errors import ConfigError
@@ -18,17 +19,21 @@ logger = logging.getLogger(__name__)
 
 SPLIT_METHODS = (
     "random", "temporal", "global-temporal", "leave-last-out", "kfold", "interactions", "canonical", "files",
+    "scenario-holdout",
 )
 
 
-def split_dataset(raw: RawData, protocol, data_root: Path) -> tuple[RawData, np.ndarray]:
+def split_dataset(
+    raw: RawData, protocol, data_root: Path, scenarios: np.ndarray | None = None
+) -> tuple[RawData, np.ndarray]:
     """Return the (possibly rebuilt) raw data and one split label per interaction.
 
     ``protocol`` is a :class:`graphrec.experiments.config.ProtocolConfig`.
     Only the ``files`` method changes the interactions: the three files then
     define them. ``canonical`` and ``kfold`` have no validation part of their
     own, so a seeded per-user share ``valid_ratio`` of their training part
-    becomes validation.
+    becomes validation. ``scenario-holdout`` needs ``scenarios``, the
+    scenario id of every interaction.
     """
     method = protocol.split_method
     frame = raw.interactions
@@ -59,6 +64,10 @@ def split_dataset(raw: RawData, protocol, data_root: Path) -> tuple[RawData, np.
         return raw, splits_extra.carve_validation(labels, users, protocol.valid_ratio, protocol.seed)
     if method == "files":
         return _split_from_files(raw, protocol)
+    if method == "scenario-holdout":
+        if scenarios is None:
+            raise ConfigError("split_method scenario-holdout needs the scenario of every interaction; pass scenarios")
+        return raw, scenario_holdout_split(users, scenarios, ratios, protocol.holdout_share, protocol.seed)
     raise ConfigError(f"unknown protocol.split_method {method!r}; valid methods: {', '.join(SPLIT_METHODS)}")
 
 

@@ -1,7 +1,8 @@
 """Per-user result files and the significance statement of a benchmark run.
 
 Each finished top-K or sampled run writes its per-user test values to
-``per-user/<label>-seed<seed>.npz``. After the run, the best model is
+``per-user/<label>-seed<seed>.npz``, overall and per scenario (see
+:func:`per_user_entries`). After the run, the best model is
 compared with the best baseline (see
 :class:`graphrec.experiments.config.SignificanceConfig`) by a paired test over
 users, and the outcome goes to ``significance.json`` and ``significance.md``.
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from graphrec.eval.evaluator import OVERALL
 from graphrec.eval.significance import PairedResult, average_over_seeds, describe, paired_test
 from graphrec.experiments.config import SignificanceConfig
 from graphrec.io import atomic_write_bytes, atomic_write_text
@@ -25,11 +27,26 @@ from graphrec.io import atomic_write_bytes, atomic_write_text
 logger = logging.getLogger(__name__)
 
 PER_USER_DIR = "per-user"
+SCENARIO_SEPARATOR = "::"
 
 
 def _file_name(label: str, seed: int) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label)
     return f"{safe}-seed{seed}.npz"
+
+
+def per_user_entries(per_user: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Flatten an evaluation's per-user values into the entries of one per-user file.
+
+    The overall values keep their plain names (``users``, ``ndcg@10``, ...),
+    and the values of scenario ``s`` are stored as ``s::users``,
+    ``s::ndcg@10`` and so on, cold-start groups included.
+    """
+    entries = dict(per_user[OVERALL])
+    for scenario, values in per_user.items():
+        if scenario != OVERALL:
+            entries.update({f"{scenario}{SCENARIO_SEPARATOR}{name}": array for name, array in values.items()})
+    return entries
 
 
 def save_per_user(output: Path, label: str, seed: int, per_user: dict[str, np.ndarray]) -> Path:
@@ -42,14 +59,18 @@ def save_per_user(output: Path, label: str, seed: int, per_user: dict[str, np.nd
     return path
 
 
-def load_per_user(output: Path, label: str, seed: int, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+def load_per_user(
+    output: Path, label: str, seed: int, metric: str, scenario: str = OVERALL
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return the users and their test ``metric`` values in ``scenario``, or None when the file has none."""
     path = output / PER_USER_DIR / _file_name(label, seed)
     if not path.exists():
         return None
+    prefix = "" if scenario == OVERALL else scenario + SCENARIO_SEPARATOR
     with np.load(path) as data:
-        if metric not in data.files:
+        if prefix + metric not in data.files:
             return None
-        return data["users"], data[metric]
+        return data[prefix + "users"], data[prefix + metric]
 
 
 def _pick_pair(means: pd.Series, ours: list[str]) -> tuple[str, str] | None:

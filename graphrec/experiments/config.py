@@ -57,7 +57,11 @@ class ProtocolConfig:
     - ``canonical``: ml-100k's ``u1``..``u5``, ``ua`` or ``ub`` files;
     - ``files``: ``split_files`` with ``train``, ``valid`` and ``test`` CSV
       paths. ``unseen_policy`` (drop, keep or error) handles held-out rows
-      whose user or item is absent from train.
+      whose user or item is absent from train;
+    - ``scenario-holdout``: ``random``, then a share ``holdout_share`` of the
+      users active in two or more scenarios lose all their interactions in one
+      of them to test (cross-scenario cold start, see
+      :mod:`graphrec.data.scenario_holdout`).
     """
 
     kind: str = "topk"
@@ -69,6 +73,7 @@ class ProtocolConfig:
     folds: int = field(default=5, metadata=_range(2))
     fold: int = field(default=0, metadata=_range(0))
     valid_ratio: float = field(default=0.1, metadata=_range(0.0, 0.9))
+    holdout_share: float = field(default=0.2, metadata=_range(0.0, 1.0))
     ctr_threshold: float = 3.0
     n_negatives: int = field(default=100, metadata=_range(1))
     seed: int = 2020

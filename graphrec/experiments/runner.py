@@ -19,7 +19,8 @@ from graphrec.data.registry import load_dataset
 from graphrec.data.scenarios import assign_scenarios
 from graphrec.data.splitting import split_dataset
 from graphrec.data.split import TEST, VALID
-from graphrec.eval.evaluator import OVERALL, evaluate_model
+from graphrec.eval.evaluator import evaluate_model
+from graphrec.experiments.comparison import per_user_entries
 from graphrec.experiments.config import BenchmarkConfig, TrainConfig
 from graphrec.graph.build import build_graph
 from graphrec.models.base import Recommender
@@ -51,8 +52,13 @@ def prepare_data(config: BenchmarkConfig, data_root: Path, download: bool = True
         raw, reports = preprocess(raw, config.preprocess)
         for report in reports:
             logger.info("preprocess %s", report)
-    raw, labels = split_dataset(raw, config.protocol, data_root)
-    assignment = assign_scenarios(config.scenario, raw)
+    # Only the files split rebuilds the interactions, and scenario-holdout needs
+    # the scenarios first, so they are assigned before the split for it.
+    assignment = assign_scenarios(config.scenario, raw) if config.protocol.split_method == "scenario-holdout" else None
+    scenarios = None if assignment is None else assignment.interaction_scenario
+    raw, labels = split_dataset(raw, config.protocol, data_root, scenarios)
+    if assignment is None:
+        assignment = assign_scenarios(config.scenario, raw)
     return build_dataset(raw, assignment, tuple(config.protocol.split), config.protocol.seed, split_labels=labels)
 
 
@@ -138,7 +144,7 @@ def run_model(
             memory_budget=budget,
         )
         if split == TEST:
-            per_user = evaluation.per_user[OVERALL]
+            per_user = per_user_entries(evaluation.per_user)
         for scenario, values in evaluation.means().items():
             for metric, value in values.items():
                 rows.append(
