@@ -16,6 +16,12 @@ Each item becomes one short English text from the columns the item table has:
 
 A missing column or value adds nothing. An item with no text at all gets the
 empty string.
+
+NOTE: MovieLens tags come from the users' own tagging over the whole
+collection period and are not split with the ratings. A tag can therefore
+stem from a user whose rating of that item is held out, a weak leak of
+evaluation data. Leave ``tags`` out of ``fields`` for a strictly clean text
+feature.
 """
 
 from __future__ import annotations
