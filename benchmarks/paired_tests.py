@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import pandas as pd
 import yaml
 
 from graphrec.eval.significance import TESTS, average_over_seeds, paired_test
-from graphrec.experiments.comparison import load_per_user
+from graphrec.experiments.comparison import load_per_user, per_user_file
 
 # Protocol settings that change which interactions land in which split.
 SPLIT_KEYS = (
@@ -58,15 +59,28 @@ def split_identity(run_dir: Path) -> dict:
     return identity
 
 
+def _flatten(identity: dict, prefix: str = "") -> dict[str, object]:
+    """Return ``{"protocol.split_method": ..., ...}`` from nested settings, so that a difference names its key."""
+    flat = {}
+    for key, value in identity.items():
+        name = prefix + key
+        if isinstance(value, dict) and key != "id-maps":
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
 def check_same_split(main_run: Path, others: list[Path]) -> None:
-    reference = split_identity(main_run)
+    reference = _flatten(split_identity(main_run))
     for other in others:
-        identity = split_identity(other)
+        identity = _flatten(split_identity(other))
         differing = sorted(key for key in reference.keys() | identity.keys() if reference.get(key) != identity.get(key))
         if differing:
             raise SystemExit(
                 f"{other} does not share the split of {main_run}: they differ in {', '.join(differing)}. "
-                "Compare only runs of configs with the same dataset, preprocessing, scenario and protocol."
+                "Compare only runs with the same dataset, preprocessing, scenario spec and split settings "
+                "(ks, metrics and model settings may differ)."
             )
 
 
@@ -75,32 +89,58 @@ def model_seeds(run_dirs: list[Path], metric: str) -> dict[str, tuple[Path, list
     found: dict[str, tuple[Path, list[int]]] = {}
     for run_dir in run_dirs:
         metrics = pd.read_csv(run_dir / "metrics.csv")
-        rows = metrics[(metrics["split"] == "test") & (metrics["scenario"] == "all") & (metrics["metric"] == metric)]
+        test = metrics[(metrics["split"] == "test") & (metrics["scenario"] == "all")]
+        if metric not in set(test["metric"]):
+            computed = ", ".join(sorted(set(test["metric"])))
+            raise SystemExit(f"metric {metric!r} not found in {run_dir / 'metrics.csv'}; computed metrics: {computed}")
+        rows = test[test["metric"] == metric]
         for label, group in rows.groupby("model"):
-            found.setdefault(str(label), (run_dir, sorted(group["seed"].astype(int))))
+            label = str(label)
+            if label in found:
+                print(f"warning: model {label!r} is in {found[label][0]} and in {run_dir}; "
+                      f"using {found[label][0]}, the first run given", file=sys.stderr)
+                continue
+            found[label] = (run_dir, sorted(group["seed"].astype(int)))
     return found
+
+
+def _scenario_groups(run_dir: Path, label: str, seed: int) -> list[str]:
+    """Return the scenario and cold-start groups stored in one per-user file."""
+    path = per_user_file(run_dir, label, seed)
+    if not path.is_file():
+        return []
+    with np.load(path) as data:
+        return sorted(name[: -len("::users")] for name in data.files if name.endswith("::users"))
 
 
 def compare(models: dict[str, tuple[Path, list[int]]], a: str, b: str, metric: str, test: str, scenario: str = "all"):
     """Run the paired test of ``a`` against ``b`` on their common seeds; return the result and the seeds."""
     for label in (a, b):
         if label not in models:
-            raise SystemExit(f"model {label!r} not found with a test {metric} in the given runs. Known models: {', '.join(sorted(models))}")
+            raise SystemExit(f"model {label!r} not found in the given runs; known models: {', '.join(sorted(models))}")
     seeds = sorted(set(models[a][1]) & set(models[b][1]))
     if not seeds:
         raise SystemExit(f"{a!r} and {b!r} have no seed in common")
+
     averaged = []
     for label in (a, b):
         run_dir = models[label][0]
         runs = [load_per_user(run_dir, label, seed, metric, scenario) for seed in seeds]
         if any(run is None for run in runs):
+            groups = _scenario_groups(run_dir, label, seeds[0])
+            known = ", ".join(["all", *groups]) if groups else "only 'all' (the run predates per-scenario files)"
             raise SystemExit(
-                f"per-user {metric} values of {label!r} in scenario {scenario!r} are missing in {run_dir} "
-                f"for some of seeds {seeds}; runs made before per-scenario files were written have only 'all'"
+                f"scenario {scenario!r} not found in the per-user files of {label!r} in {run_dir} "
+                f"(seeds {seeds}); stored groups: {known}"
             )
         averaged.append(average_over_seeds(runs))
+
     (users_a, values_a), (users_b, values_b) = averaged
     _, in_a, in_b = np.intersect1d(users_a, users_b, return_indices=True)
+    if len(in_a) < 2:
+        raise SystemExit(
+            f"{a!r} and {b!r} share {len(in_a)} user(s) in scenario {scenario!r}; a paired test needs at least 2"
+        )
     return paired_test(values_a[in_a], values_b[in_b], test, a, b, metric), seeds
 
 
@@ -109,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--pairs", nargs="+", required=True, help="MODEL_A:MODEL_B labels of the runs")
     parser.add_argument("--with", dest="others", nargs="+", type=Path, default=[], metavar="RUN_DIR",
-                        help="further runs on the same split whose models may appear in --pairs")
+                        help="further runs on the same split whose models may appear in --pairs; "
+                             "a label found in several runs comes from the first one given")
     parser.add_argument("--metric", default="ndcg@10")
     parser.add_argument("--scenario", default="all",
                         help="users to test on: all (default), a scenario name or a '<scenario>/cold-start' group")
@@ -119,17 +160,20 @@ def main(argv: list[str] | None = None) -> None:
     check_same_split(args.run_dir, args.others)
     models = model_seeds([args.run_dir, *args.others], args.metric)
 
-    if args.scenario != "all":
-        print(f"Scenario: {args.scenario}\n")
-    print(f"| A | B | {args.metric} A | {args.metric} B | difference | seeds | users | p ({args.test}) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    lines = []
     for pair in args.pairs:
         if pair.count(":") != 1:
             raise SystemExit(f"invalid --pairs value {pair!r}: expected MODEL_A:MODEL_B")
         a, b = pair.split(":")
         result, seeds = compare(models, a, b, args.metric, args.test, args.scenario)
-        print(f"| {a} | {b} | {result.mean_a:.4f} | {result.mean_b:.4f} | {result.difference:+.4f} | "
-              f"{len(seeds)} | {result.n_users} | {result.p_value:.3g} |")
+        lines.append(f"| {a} | {b} | {result.mean_a:.4f} | {result.mean_b:.4f} | {result.difference:+.4f} | "
+                     f"{len(seeds)} | {result.n_users} | {result.p_value:.3g} |")
+
+    if args.scenario != "all":
+        print(f"Scenario: {args.scenario}\n")
+    print(f"| A | B | {args.metric} A | {args.metric} B | difference | seeds | users | p ({args.test}) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

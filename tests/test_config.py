@@ -314,6 +314,23 @@ def test_split_must_sum_to_one(tmp_path):
         load_config(path)
 
 
+def test_holdout_share_zero_rejected_with_file(tmp_path):
+    text = replace_line("  split: [0.8, 0.1, 0.1]\n", "  split: [0.8, 0.1, 0.1]\n  split_method: scenario-holdout\n  holdout_share: 0\n")
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError, match="benchmark.yaml: protocol.holdout_share must be above 0"):
+        load_config(path)
+
+
+def test_holdout_share_ignored_warns(tmp_path, caplog):
+    path = write(tmp_path, replace_line("  split: [0.8, 0.1, 0.1]\n", "  split: [0.8, 0.1, 0.1]\n  holdout_share: 0.5\n"))
+
+    with caplog.at_level("WARNING"):
+        load_config(path)
+
+    assert "holdout_share 0.5 is ignored" in caplog.text
+
+
 def test_duplicate_labels_rejected(tmp_path):
     text = VALID_YAML + "  - name: bpr-mf\n    params:\n      embedding_dim: 16\n"
     path = write(tmp_path, text)

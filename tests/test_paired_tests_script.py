@@ -80,7 +80,7 @@ def test_other_split_rejected(tmp_path):
 def test_unknown_label_lists_known(tmp_path):
     run = make_run(tmp_path / "main", {"full": {2020: [0.5, 0.5, 0.5, 0.5]}, "pop": {2020: [0.1] * 4}})
 
-    with pytest.raises(SystemExit, match="Known models: full, pop"):
+    with pytest.raises(SystemExit, match="known models: full, pop"):
         paired_tests.main([str(run), "--pairs", "full:lightgcn"])
 
 
@@ -102,15 +102,8 @@ def test_per_user_file_keeps_scenario_groups(tmp_path):
 
 
 def test_pair_on_one_scenario(tmp_path, capsys):
-    run = tmp_path / "run"
-    make_run(run, {"a": {2020: [0.5, 0.5, 0.5, 0.5]}, "b": {2020: [0.5, 0.5, 0.5, 0.5]}})
     # In scenario "drama", users 1 to 3 score 0.4, 0.6, 0.8 under a and 0.2, 0.3, 0.4 under b.
-    for label, values in (("a", [0.4, 0.6, 0.8]), ("b", [0.2, 0.3, 0.4])):
-        per_user = {
-            "all": {"users": np.arange(1, 5), "ndcg@10": np.full(4, 0.5)},
-            "drama": {"users": np.array([1, 2, 3]), "ndcg@10": np.array(values)},
-        }
-        save_per_user(run, label, 2020, per_user_entries(per_user))
+    run = scenario_run(tmp_path / "run", {"a": [0.4, 0.6, 0.8], "b": [0.2, 0.3, 0.4]}, [1, 2, 3])
 
     paired_tests.main([str(run), "--pairs", "a:b", "--scenario", "drama", "--test", "ttest"])
 
@@ -120,3 +113,45 @@ def test_pair_on_one_scenario(tmp_path, capsys):
     cells = [cell.strip() for cell in capsys.readouterr().out.strip().splitlines()[-1].strip("|").split("|")]
     assert cells[:7] == ["a", "b", "0.6000", "0.3000", "+0.3000", "1", "3"]
     assert float(cells[7]) == pytest.approx(p_value, rel=1e-2)
+
+
+def scenario_run(path: Path, drama: dict[str, list[float]], drama_users: list[int]) -> Path:
+    """Write a run whose models score 0.5 for users 1..4 overall and the given values in scenario "drama"."""
+    make_run(path, {label: {2020: [0.5] * 4} for label in drama})
+    for label, values in drama.items():
+        per_user = {
+            "all": {"users": np.arange(1, 5), "ndcg@10": np.full(4, 0.5)},
+            "drama": {"users": np.array(drama_users), "ndcg@10": np.array(values)},
+        }
+        save_per_user(path, label, 2020, per_user_entries(per_user))
+    return path
+
+
+def test_misspelled_scenario_lists_groups(tmp_path):
+    run = scenario_run(tmp_path / "run", {"a": [0.4, 0.6], "b": [0.2, 0.3]}, [1, 2])
+
+    with pytest.raises(SystemExit, match="stored groups: all, drama"):
+        paired_tests.main([str(run), "--pairs", "a:b", "--scenario", "dram"])
+
+
+def test_one_user_group_fails_cleanly(tmp_path):
+    run = scenario_run(tmp_path / "run", {"a": [0.4], "b": [0.2]}, [3])
+
+    with pytest.raises(SystemExit, match="share 1 user"):
+        paired_tests.main([str(run), "--pairs", "a:b", "--scenario", "drama"])
+
+
+def test_missing_metric_lists_computed(tmp_path):
+    run = make_run(tmp_path / "run", {"a": {2020: [0.5] * 4}, "b": {2020: [0.1] * 4}})
+
+    with pytest.raises(SystemExit, match="computed metrics: ndcg@10"):
+        paired_tests.main([str(run), "--pairs", "a:b", "--metric", "ndcg@5"])
+
+
+def test_split_difference_names_key(tmp_path):
+    main_run = make_run(tmp_path / "main", {"a": {2020: [0.5] * 4}})
+    other_protocol = {**CONFIG["protocol"], "split_method": "scenario-holdout"}
+    other = make_run(tmp_path / "other", {"b": {2020: [0.1] * 4}}, {**CONFIG, "protocol": other_protocol})
+
+    with pytest.raises(SystemExit, match="differ in protocol.split_method"):
+        paired_tests.main([str(main_run), "--with", str(other), "--pairs", "a:b"])

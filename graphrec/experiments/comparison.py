@@ -49,11 +49,16 @@ def per_user_entries(per_user: dict[str, dict[str, np.ndarray]]) -> dict[str, np
     return entries
 
 
+def per_user_file(output: Path, label: str, seed: int) -> Path:
+    """Return the path of one run's per-user file in the run folder ``output``."""
+    return output / PER_USER_DIR / _file_name(label, seed)
+
+
 def save_per_user(output: Path, label: str, seed: int, per_user: dict[str, np.ndarray]) -> Path:
     """Write one run's per-user test values (and the ``users`` indices) atomically."""
     buffer = io.BytesIO()
     np.savez(buffer, **{name: np.asarray(values) for name, values in per_user.items()})
-    path = output / PER_USER_DIR / _file_name(label, seed)
+    path = per_user_file(output, label, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buffer.getvalue())
     return path
@@ -63,7 +68,7 @@ def load_per_user(
     output: Path, label: str, seed: int, metric: str, scenario: str = OVERALL
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Return the users and their test ``metric`` values in ``scenario``, or None when the file has none."""
-    path = output / PER_USER_DIR / _file_name(label, seed)
+    path = per_user_file(output, label, seed)
     if not path.exists():
         return None
     prefix = "" if scenario == OVERALL else scenario + SCENARIO_SEPARATOR

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ import yaml
 
 from graphrec.data.preprocess import PreprocessConfig
 from graphrec.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 
 PROTOCOL_KINDS = ("topk", "sampled", "ctr", "rating")
@@ -58,10 +61,11 @@ class ProtocolConfig:
     - ``files``: ``split_files`` with ``train``, ``valid`` and ``test`` CSV
       paths. ``unseen_policy`` (drop, keep or error) handles held-out rows
       whose user or item is absent from train;
-    - ``scenario-holdout``: ``random``, then a share ``holdout_share`` of the
-      users active in two or more scenarios lose all their interactions in one
-      of them to test (cross-scenario cold start, see
-      :mod:`graphrec.data.scenario_holdout`).
+    - ``scenario-holdout``: ``random``, then a share ``holdout_share``
+      (default 0.2, above 0 and at most 1) of the users active in two or more
+      scenarios lose all their interactions in one of them to test. The
+      scenario is drawn uniformly from the user's scenarios (cross-scenario
+      cold start, see :mod:`graphrec.data.scenario_holdout`).
     """
 
     kind: str = "topk"
@@ -252,7 +256,10 @@ def load_config(path: str | Path) -> BenchmarkConfig:
         config = from_dict(BenchmarkConfig, data)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
-    validate_semantics(config)
+    try:
+        validate_semantics(config)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     return config
 
 
@@ -281,6 +288,16 @@ def validate_semantics(config: BenchmarkConfig) -> None:
         )
     if protocol.unseen_policy not in ("drop", "keep", "error"):
         raise ConfigError(f"invalid protocol.unseen_policy {protocol.unseen_policy!r}; valid policies: drop, keep, error")
+    if protocol.split_method == "scenario-holdout" and not 0.0 < protocol.holdout_share <= 1.0:
+        raise ConfigError(
+            f"protocol.holdout_share must be above 0 and at most 1, got {protocol.holdout_share}; "
+            "it is the share of eligible users who lose one scenario to the test set"
+        )
+    if protocol.split_method != "scenario-holdout" and protocol.holdout_share != ProtocolConfig.holdout_share:
+        logger.warning(
+            "protocol.holdout_share %s is ignored: only split_method scenario-holdout reads it, and this config uses %s",
+            protocol.holdout_share, protocol.split_method,
+        )
     if protocol.fold >= protocol.folds:
         raise ConfigError(f"protocol.fold must be below protocol.folds ({protocol.folds}), got {protocol.fold}")
 
