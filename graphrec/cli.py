@@ -223,6 +223,11 @@ def _run_benchmark(args, config, config_path: Path, data_root: Path, output: Pat
         metrics, bar_metric, output / "scenarios.png", f"{config.dataset.name}, {config.scenario}: test {bar_metric} per scenario"
     ):
         logger.info("per-scenario bar chart written to %s", output / "scenarios.png")
+    cold_title = f"{config.dataset.name}, {config.scenario}: test {bar_metric} of cross-scenario cold-start users"
+    if config.protocol.kind == "topk" and save_scenario_bars(
+        metrics, bar_metric, output / "scenarios-cold-start.png", cold_title, cold_start=True
+    ):
+        logger.info("cold-start bar chart written to %s", output / "scenarios-cold-start.png")
     significance = compare_best(metrics, output, config.significance)
     if significance is not None:
         statement = write_significance(output, significance, config.significance.alpha, config.seeds)

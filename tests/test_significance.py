@@ -155,5 +155,23 @@ def test_benchmark_writes_scenario_bars(tmp_path: Path):
 
     assert main(["benchmark", str(config), "--data-root", str(data_root), "--output", str(output), "--quiet"]) == 0
     assert (output / "scenarios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # age-group is user level, so there are no cold-start users to plot.
+    assert not (output / "scenarios-cold-start.png").exists()
     # One model: no pair to test.
     assert not (output / "significance.json").exists()
+
+
+def test_benchmark_writes_cold_start_bars(tmp_path: Path):
+    data_root = tmp_path / "data"
+    write_synthetic_ml100k(data_root)
+    config = tmp_path / "holdout.yaml"
+    config.write_text(
+        "scenario: genre-channel\nprotocol: {seed: 3, split_method: scenario-holdout, holdout_share: 0.5}\n"
+        "models: [{name: pop}]\n",
+        encoding="utf-8",
+    )
+    output = tmp_path / "run"
+
+    assert main(["benchmark", str(config), "--data-root", str(data_root), "--output", str(output), "--quiet"]) == 0
+
+    assert (output / "scenarios-cold-start.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

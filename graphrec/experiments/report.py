@@ -71,14 +71,18 @@ def save_transfer_heatmap(weights: np.ndarray, names: tuple[str, ...], path: Pat
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def save_scenario_bars(metrics: pd.DataFrame, metric: str, path: Path, title: str, split: str = "test") -> bool:
+def save_scenario_bars(
+    metrics: pd.DataFrame, metric: str, path: Path, title: str, split: str = "test", cold_start: bool = False
+) -> bool:
     """Plot ``metric`` per scenario (groups) and model (bars) as a PNG; return False when there is nothing to plot.
 
     Bars are means over seeds, and error bars are the sample standard
-    deviation when there are several seeds. Cold-start entries are left out.
+    deviation when there are several seeds. Cold-start entries are left out,
+    or, with ``cold_start=True``, they are the only groups plotted.
     """
     frame = metrics[(metrics["split"] == split) & (metrics["metric"] == metric)]
-    frame = frame[~frame["scenario"].str.endswith("/cold-start")]
+    is_cold = frame["scenario"].str.endswith("/cold-start")
+    frame = frame[is_cold] if cold_start else frame[~is_cold]
     if frame.empty:
         return False
     import matplotlib
