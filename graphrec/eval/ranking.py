@@ -274,7 +274,8 @@ def evaluate_full_ranking(
     truth_users = truth_users[keep]
     n_pos = n_pos_all[keep].astype(np.int64)
     if not keep.all():
-        logger.info("full ranking: skipping %d of %d users without held-out positives", int((~keep).sum()), keep.size)
+        # Debug level, because training evaluates every epoch and per scenario.
+        logger.debug("full ranking: skipping %d of %d users without held-out positives", int((~keep).sum()), keep.size)
 
     batch_hits: list[np.ndarray] = [np.zeros((0, k_max), dtype=bool)]
     batch_topk: list[np.ndarray] = [np.zeros((0, k_max), dtype=np.int64)]
