@@ -97,8 +97,8 @@ def model_seeds(run_dirs: list[Path], metric: str) -> dict[str, tuple[Path, list
         for label, group in rows.groupby("model"):
             label = str(label)
             if label in found:
-                print(f"warning: model {label!r} is in {found[label][0]} and in {run_dir}; "
-                      f"using {found[label][0]}, the first run given", file=sys.stderr)
+                print(f"warning: model {label!r} found in {found[label][0]} and in {run_dir}. "
+                      f"Using {found[label][0]}, the first run given.", file=sys.stderr)
                 continue
             found[label] = (run_dir, sorted(group["seed"].astype(int)))
     return found

@@ -116,7 +116,7 @@ def test_holdout_users_become_cold_start(tmp_path):
         got = result.per_user[key]["users"].tolist() if key in result.per_user else []
         assert got == expected
 
-    # Every held_pairs-out user is cold in the channel it lost, so the groups hold at least half the eligible users.
+    # Every held-out user is cold in the channel it lost, so the groups contain at least half the eligible users.
     channels_of_user = {}
     for user, scenario in zip(dataset.users.tolist(), dataset.scenarios.tolist()):
         channels_of_user.setdefault(user, set()).add(scenario)

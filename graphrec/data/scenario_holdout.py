@@ -44,7 +44,7 @@ def scenario_holdout_split(
         seed: seeds the random split and the choice of users and scenarios.
     """
     if not 0.0 < share <= 1.0:
-        raise ConfigError(f"protocol.holdout_share must be in (0, 1], got {share}")
+        raise ConfigError(f"protocol.holdout_share must be above 0 and at most 1, got {share}")
     labels = random_split_by_user(users, ratios, seed)
 
     # Distinct (user, scenario) pairs, sorted by user and then scenario.

@@ -66,7 +66,7 @@ def split_dataset(
         return _split_from_files(raw, protocol)
     if method == "scenario-holdout":
         if scenarios is None:
-            raise ConfigError("split_method scenario-holdout needs the scenario of every interaction; pass scenarios")
+            raise ConfigError("split_method scenario-holdout needs the scenario of every interaction. Pass the scenarios argument.")
         return raw, scenario_holdout_split(users, scenarios, ratios, protocol.holdout_share, protocol.seed)
     raise ConfigError(f"unknown protocol.split_method {method!r}; valid methods: {', '.join(SPLIT_METHODS)}")
 

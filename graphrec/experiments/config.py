@@ -290,8 +290,8 @@ def validate_semantics(config: BenchmarkConfig) -> None:
         raise ConfigError(f"invalid protocol.unseen_policy {protocol.unseen_policy!r}; valid policies: drop, keep, error")
     if protocol.split_method == "scenario-holdout" and not 0.0 < protocol.holdout_share <= 1.0:
         raise ConfigError(
-            f"protocol.holdout_share must be above 0 and at most 1, got {protocol.holdout_share}; "
-            "it is the share of eligible users who lose one scenario to the test set"
+            f"protocol.holdout_share must be above 0 and at most 1, got {protocol.holdout_share}. "
+            "It is the share of eligible users who lose one scenario to the test set."
         )
     if protocol.split_method != "scenario-holdout" and protocol.holdout_share != ProtocolConfig.holdout_share:
         logger.warning(
